@@ -1,0 +1,177 @@
+"""The ``symconv`` command line: a thin layer over the library (no math here).
+
+Exit codes: 0 success, 1 a check found a mismatch, 2 bad input or usage (one line on
+stderr, no traceback).  ``--json`` prints one JSON document on stdout and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from symconv import __version__
+from symconv.errors import SymconvError, UsageError
+
+__all__ = ["main"]
+
+# command-line option -> (dotted problem field, help)
+_OVERRIDES: list[tuple[tuple[str, ...], str, str]] = [
+    (("--n", "--input-length"), "layer.input_length", "input length n"),
+    (("--k", "--kernel-size"), "layer.kernel_size", "kernel size k"),
+    (("--stride",), "layer.stride", "stride s >= 1"),
+    (("--padding",), "layer.padding", "padding p >= 0 on each side"),
+    (("--padding-mode",), "layer.padding_mode", "zeros | circular"),
+    (("--dilation",), "layer.dilation", "dilation d >= 1"),
+    (("--bias",), "layer.bias", "shared | untied | none"),
+    (("--loss",), "loss.kind", "sse_half | mse"),
+    (("--lr",), "optimizer.learning_rate", 'learning rate, read exactly ("0.01" is 1/100)'),
+    (("--x",), "values.x", "input values, comma-separated (--x 1,2,3,4)"),
+    (("--w",), "values.w", "kernel values, comma-separated"),
+    (("--b",), "values.b", "bias value(s): one number if shared, m comma-separated if untied"),
+    (("--y",), "values.y", "target values, comma-separated"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"symconv: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _add_problem_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("problem")
+    group.add_argument(
+        "--problem",
+        metavar="FILE|NAME",
+        help="a TOML problem file or a built-in name (exercise2); default: none (symbolic)",
+    )
+    for flags, dest, text in _OVERRIDES:
+        group.add_argument(*flags, dest=dest, metavar="V", help=text)
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="symconv",
+        description="Derive, verify and check the backprop of a 1-D convolution layer.",
+    )
+    parser.add_argument("--version", action="version", version=f"symconv {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    derive = commands.add_parser(
+        "derive", help="a worked derivation: forward, loss, gradients, update"
+    )
+    _add_problem_options(derive)
+    derive.add_argument("--steps", metavar="N", help="number of SGD steps to show (default 1)")
+    derive.add_argument(
+        "--form",
+        choices=("explicit", "closed", "both"),
+        default="both",
+        help="explicit (named symbols), closed (symbolic sizes) or both (default)",
+    )
+    derive.add_argument("--json", action="store_true", help="print one JSON document")
+    derive.add_argument("--plain", action="store_true", help="no colour or box drawing")
+    derive.add_argument("--force", action="store_true", help="expand even huge explicit forms")
+    derive.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+    demo = commands.add_parser("demo", help="the worked derivation of the built-in exercise")
+    demo.add_argument("--plain", action="store_true", help="no colour or box drawing")
+    demo.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        dest: getattr(args, dest)
+        for _, dest, _ in _OVERRIDES
+        if getattr(args, dest, None) is not None
+    }
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from symconv.problem import load_problem
+
+    overrides = _overrides(args)
+    if args.problem is None:
+        missing = [
+            flag
+            for flag, dest in (("--n", "layer.input_length"), ("--k", "layer.kernel_size"))
+            if dest not in overrides
+        ]
+        if missing:
+            raise UsageError(
+                f"{' and '.join(missing)} required without --problem "
+                "(or give --problem FILE|NAME, e.g. --problem exercise2)"
+            )
+    problem = load_problem(args.problem, overrides)
+    if getattr(args, "steps", None) is not None:
+        problem = problem.with_steps(args.steps)
+    return problem
+
+
+def _console(args: argparse.Namespace) -> Any:
+    from rich.console import Console
+
+    plain = bool(getattr(args, "plain", False))
+    no_color = plain or "NO_COLOR" in os.environ
+    return Console(
+        width=args.width,
+        no_color=no_color,
+        color_system=None if plain else "auto",
+        emoji=False,
+        highlight=False,
+        legacy_windows=False,
+        soft_wrap=False,
+    )
+
+
+def _derive(args: argparse.Namespace) -> int:
+    from symconv.derivation import build
+
+    problem = _load(args)
+    result = build(problem, form=args.form, force=args.force)
+    if args.json:
+        from symconv.serialize import derivation_json
+
+        json.dump(derivation_json(result), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    from symconv.display import render_derivation
+
+    render_derivation(_console(args), result, plain=args.plain)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from symconv.derivation import build
+    from symconv.display import render_derivation
+    from symconv.problem import load_problem
+
+    result = build(load_problem("exercise2"), form="both")
+    render_derivation(_console(args), result, plain=args.plain)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"derive": _derive, "demo": _demo}
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handlers[args.command](args)
+    except SymconvError as exc:
+        _fail(str(exc))
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,62 @@
+"""One derivation of a problem, in the forms asked for: the unit the CLI shows or prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symconv.errors import UsageError
+from symconv.problem import Problem
+from symconv.symbolic.closed import ClosedForm, derive_closed
+from symconv.symbolic.explicit import (
+    EXPLICIT_LIMIT,
+    ExplicitDerivation,
+    StepValues,
+    check_explicit_size,
+    derive_explicit,
+    evaluate_steps,
+)
+
+__all__ = ["FORMS", "Derivation", "build"]
+
+FORMS = ("explicit", "closed", "both")
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A problem with its closed form, explicit form and step values (each when asked for).
+
+    ``steps`` holds one :class:`StepValues` per SGD step when the problem has values and
+    the explicit form was built.
+    """
+
+    problem: Problem
+    form: str
+    closed: ClosedForm | None
+    explicit: ExplicitDerivation | None
+    steps: list[StepValues] | None
+
+
+def build(problem: Problem, *, form: str = "both", force: bool = False) -> Derivation:
+    """Derive ``problem`` in ``form`` ("explicit", "closed" or "both").
+
+    The explicit form refuses ``n·k`` above its limit unless ``force`` (see
+    :func:`symconv.symbolic.explicit.check_explicit_size`), before any work is done.
+
+    Example:
+        >>> build(load_problem("exercise2")).steps[0].loss
+        200
+    """
+    if form not in FORMS:
+        raise UsageError(f"`--form` (={form!r}) must be one of {', '.join(FORMS)}")
+    explicit = steps = closed = None
+    if form in ("explicit", "both"):
+        check_explicit_size(problem, force=force)
+    if form != "closed" or (problem.has_values and problem.n * problem.k <= EXPLICIT_LIMIT):
+        # the numbers come from the explicit expressions; with --form closed they are
+        # still given when the expansion is small
+        explicit = derive_explicit(problem, force=force)
+        if problem.has_values:
+            steps = evaluate_steps(explicit)
+    if form in ("closed", "both"):
+        closed = derive_closed(problem.bias, problem.loss, problem.padding_mode)
+    return Derivation(problem=problem, form=form, closed=closed, explicit=explicit, steps=steps)

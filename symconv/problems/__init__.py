@@ -1,0 +1,1 @@
+"""Built-in problem files (package data); see :func:`symconv.problem.builtin_names`."""

@@ -1,0 +1,307 @@
+"""The explicit derivation: concrete sizes, one named symbol per entry.
+
+Symbols are 1-based as in the exercise: ``x1..xn``, ``w1..wk``, ``b`` (shared) or
+``b1..bm`` (untied), ``y1..ym`` and ``yhat1..yhatm`` (the outputs, used as placeholders in
+the chain rule).  Everything is built term by term from the window table (which input
+each output position reads with each kernel tap), so an ``m × k`` layer costs ``O(m·k)``
+SymPy operations: no ``expand`` and no ``diff`` over big sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sympy import Add, Expr, Integer, Matrix, Rational, SparseMatrix, Symbol, diff, zeros
+
+from symconv.errors import SizeError
+from symconv.problem import Problem
+
+__all__ = [
+    "EXPLICIT_LIMIT",
+    "ExplicitDerivation",
+    "StepValues",
+    "Symbols",
+    "check_explicit_size",
+    "derive_explicit",
+    "evaluate_steps",
+    "window_table",
+]
+
+# Above this n·k the explicit expansion is refused unless forced (the closed form is O(1)).
+EXPLICIT_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class Symbols:
+    """The named symbols of a problem (1-based names)."""
+
+    x: tuple[Symbol, ...]
+    w: tuple[Symbol, ...]
+    b: tuple[Symbol, ...] | Symbol | None
+    y: tuple[Symbol, ...]
+    yhat: tuple[Symbol, ...]
+
+    @classmethod
+    def for_problem(cls, problem: Problem) -> Symbols:
+        """``x1..xn, w1..wk, b|b1..bm, y1..ym, yhat1..yhatm`` for ``problem``'s sizes."""
+
+        def named(stem: str, count: int) -> tuple[Symbol, ...]:
+            return tuple(Symbol(f"{stem}{i}", real=True) for i in range(1, count + 1))
+
+        m = problem.m
+        bias: tuple[Symbol, ...] | Symbol | None
+        if problem.bias == "untied":
+            bias = named("b", m)
+        elif problem.bias == "shared":
+            bias = Symbol("b", real=True)
+        else:
+            bias = None
+        return cls(named("x", problem.n), named("w", problem.k), bias, named("y", m), named("yhat", m))
+
+    def bias_list(self) -> tuple[Symbol, ...]:
+        """The bias parameters as a tuple (one entry if shared, empty if none)."""
+        if self.b is None:
+            return ()
+        return self.b if isinstance(self.b, tuple) else (self.b,)
+
+
+def window_table(problem: Problem) -> list[list[int | None]]:
+    """For output ``i`` and tap ``j`` (0-based), the 0-based input index read, or None.
+
+    The padded input position is ``s·i + d·j − p``; with zero padding a position outside
+    ``0..n−1`` reads a zero (None), with circular padding it wraps modulo ``n``.
+
+    Example:
+        >>> window_table(load_problem("exercise2"))
+        [[0, 1, 2], [1, 2, 3]]
+    """
+    n, s, p, d = problem.n, problem.stride, problem.padding, problem.dilation
+    table: list[list[int | None]] = []
+    for i in range(problem.m):
+        row: list[int | None] = []
+        for j in range(problem.k):
+            position = s * i + d * j - p
+            if 0 <= position < n:
+                row.append(position)
+            elif problem.padding_mode == "circular":
+                row.append(position % n)
+            else:
+                row.append(None)
+        table.append(row)
+    return table
+
+
+def check_explicit_size(problem: Problem, *, force: bool = False) -> None:
+    """Refuse an explicit expansion with ``n·k > EXPLICIT_LIMIT`` unless ``force``."""
+    size = problem.n * problem.k
+    if size > EXPLICIT_LIMIT and not force:
+        raise SizeError(
+            f"the explicit form for n={problem.n}, k={problem.k} expands n·k = {size} terms "
+            f"(limit {EXPLICIT_LIMIT}); use --form closed, which does not depend on n, "
+            "or --force to expand anyway"
+        )
+
+
+@dataclass(frozen=True)
+class ExplicitDerivation:
+    """Forward pass, loss, gradients and SGD update of one layer, as SymPy expressions.
+
+    Shapes (m outputs, k taps, n inputs, nb bias parameters):
+
+    - ``yhat``: m expressions in x, w, b.
+    - ``loss_of_yhat``: L(ŷ, y) in the placeholders ``yhat_i`` and ``y_i``.
+    - ``grad_yhat``: m expressions ∂L/∂ŷ_i in ``yhat_i``, ``y_i``.
+    - ``jac_w`` (m×k, the window matrix), ``jac_b`` (m×nb), ``jac_x`` (m×n): ∂ŷ/∂(·).
+    - ``grad_w`` (k), ``grad_b`` (nb), ``grad_x`` (n): chain rule Jᵀ·∂L/∂ŷ, in ŷ, y and x|w.
+    - ``w_next``, ``b_next``: one SGD step, ``θ − α·∂L/∂θ``.
+
+    Use :meth:`full` to replace the ŷ placeholders with the forward expressions.
+    """
+
+    problem: Problem
+    symbols: Symbols
+    windows: list[list[int | None]]
+    yhat: tuple[Expr, ...]
+    loss_of_yhat: Expr
+    grad_yhat: tuple[Expr, ...]
+    jac_w: Matrix
+    jac_b: Matrix | None
+    jac_x: Matrix
+    grad_w: tuple[Expr, ...]
+    grad_b: tuple[Expr, ...] | None
+    grad_x: tuple[Expr, ...]
+    w_next: tuple[Expr, ...]
+    b_next: tuple[Expr, ...] | None
+
+    @cached_property
+    def loss(self) -> Expr:
+        """L as a function of x, w, b and y (ŷ replaced by the forward pass)."""
+        return self.full(self.loss_of_yhat)
+
+    def full(self, expr: Expr) -> Expr:
+        """``expr`` with every placeholder ŷ_i replaced by its forward expression."""
+        return expr.xreplace(dict(zip(self.symbols.yhat, self.yhat)))
+
+
+def _loss_terms_shape(problem: Problem, yhat: Expr, y: Expr) -> Expr:
+    """One summand of L(ŷ, y): ½(y_i − ŷ_i)² (sse_half) or (y_i − ŷ_i)²/m (mse)."""
+    weight = Rational(1, 2) if problem.loss == "sse_half" else Rational(1, problem.m)
+    return weight * (y - yhat) ** 2
+
+
+def _loss_terms(problem: Problem, symbols: Symbols) -> list[Expr]:
+    """The m summands of L(ŷ, y)."""
+    return [_loss_terms_shape(problem, yh, y) for y, yh in zip(symbols.y, symbols.yhat)]
+
+
+def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivation:
+    """Derive every quantity of ``problem`` explicitly (see :class:`ExplicitDerivation`).
+
+    Raises :class:`SizeError` when ``n·k`` exceeds :data:`EXPLICIT_LIMIT` and not ``force``.
+
+    Example:
+        >>> d = derive_explicit(load_problem("exercise2"))
+        >>> d.yhat[0]
+        b1 + w1*x1 + w2*x2 + w3*x3
+    """
+    check_explicit_size(problem, force=force)
+    sym = Symbols.for_problem(problem)
+    windows = window_table(problem)
+    m, n, k = problem.m, problem.n, problem.k
+    biases = sym.bias_list()
+
+    # forward pass: ŷ_i = Σ_j w_j · x[window(i, j)] + b_i
+    def bias_of(i: int) -> Expr:
+        if sym.b is None:
+            return Integer(0)
+        return sym.b[i] if isinstance(sym.b, tuple) else sym.b
+
+    yhat = tuple(
+        Add(*[sym.w[j] * sym.x[t] for j, t in enumerate(row) if t is not None], bias_of(i))
+        for i, row in enumerate(windows)
+    )
+
+    # loss and its derivative w.r.t. each output: the i-th summand is the only one with
+    # ŷ_i, and all summands have one shape, so differentiate that shape once
+    terms = _loss_terms(problem, sym)
+    loss_of_yhat = Add(*terms)
+    u, v = Symbol("u", real=True), Symbol("v", real=True)
+    shape = _loss_terms_shape(problem, u, v)
+    shape_grad = diff(shape, u)
+    grad_yhat = tuple(shape_grad.xreplace({u: yh, v: y}) for yh, y in zip(sym.yhat, sym.y))
+
+    # local Jacobians of the forward pass, and the chain rule ∂L/∂θ = (∂ŷ/∂θ)ᵀ·∂L/∂ŷ
+    # accumulated entry by entry over the window table (each entry is one product)
+    jac_w = zeros(m, k)
+    jac_x = SparseMatrix.zeros(m, n)
+    w_terms: list[list[Expr]] = [[] for _ in range(k)]
+    x_terms: list[list[Expr]] = [[] for _ in range(n)]
+    for i, row in enumerate(windows):
+        for j, t in enumerate(row):
+            if t is not None:
+                jac_w[i, j] = sym.x[t]  # ∂ŷ_i/∂w_j = x[window(i, j)]
+                jac_x[i, t] += sym.w[j]  # ∂ŷ_i/∂x_t = Σ of the taps that read x_t
+                w_terms[j].append(grad_yhat[i] * sym.x[t])
+                x_terms[t].append(grad_yhat[i] * sym.w[j])
+    grad_w = tuple(Add(*ts) for ts in w_terms)
+    grad_x = tuple(Add(*ts) for ts in x_terms)
+    jac_b: Matrix | None = None
+    grad_b: tuple[Expr, ...] | None = None
+    if problem.bias == "untied":
+        jac_b = Matrix.eye(m)  # ∂ŷ_i/∂b_i = 1, ∂ŷ_i/∂b_l = 0 otherwise
+        grad_b = grad_yhat
+    elif problem.bias == "shared":
+        jac_b = Matrix.ones(m, 1)  # every output adds the one bias
+        grad_b = (Add(*grad_yhat),)
+
+    # one step of gradient descent: θ⁽¹⁾ = θ − α·∂L/∂θ
+    lr = problem.lr
+    w_next = tuple(wj - lr * gj for wj, gj in zip(sym.w, grad_w))
+    b_next = (
+        tuple(bi - lr * gi for bi, gi in zip(biases, grad_b)) if grad_b is not None else None
+    )
+    return ExplicitDerivation(
+        problem=problem,
+        symbols=sym,
+        windows=windows,
+        yhat=yhat,
+        loss_of_yhat=loss_of_yhat,
+        grad_yhat=grad_yhat,
+        jac_w=jac_w,
+        jac_b=jac_b,
+        jac_x=jac_x,
+        grad_w=grad_w,
+        grad_b=grad_b,
+        grad_x=grad_x,
+        w_next=w_next,
+        b_next=b_next,
+    )
+
+
+@dataclass(frozen=True)
+class StepValues:
+    """Exact numbers of one SGD step (tuples follow the explicit shapes; b may be None)."""
+
+    w: tuple[Rational, ...]
+    b: tuple[Rational, ...] | None
+    yhat: tuple[Rational, ...]
+    loss: Rational
+    grad_yhat: tuple[Rational, ...]
+    grad_w: tuple[Rational, ...]
+    grad_b: tuple[Rational, ...] | None
+    grad_x: tuple[Rational, ...]
+    w_next: tuple[Rational, ...]
+    b_next: tuple[Rational, ...] | None
+    yhat_next: tuple[Rational, ...]
+    loss_next: Rational
+
+
+def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
+    """Substitute the problem's values into the explicit expressions, step after step.
+
+    Step ``t + 1`` starts from the ``w_next``, ``b_next`` of step ``t``; x and y stay fixed.
+    Returns ``problem.steps`` entries.  Requires a problem with values.
+    """
+    problem, sym = derivation.problem, derivation.symbols
+    if not problem.has_values:
+        raise ValueError("evaluate_steps needs a problem with values")
+    assert problem.x is not None and problem.w is not None and problem.y is not None
+    fixed: dict[Symbol, Expr] = dict(zip(sym.x, problem.x)) | dict(zip(sym.y, problem.y))
+    w: tuple[Rational, ...] = tuple(problem.w)
+    b: tuple[Rational, ...] | None = None
+    if problem.b is not None:
+        b = problem.b if isinstance(problem.b, tuple) else (problem.b,)
+
+    def forward(w: tuple[Rational, ...], b: tuple[Rational, ...] | None) -> dict[Symbol, Expr]:
+        params = fixed | dict(zip(sym.w, w)) | dict(zip(sym.bias_list(), b or ()))
+        outputs = tuple(e.xreplace(params) for e in derivation.yhat)
+        return params | dict(zip(sym.yhat, outputs))
+
+    def at(exprs: tuple[Expr, ...], point: dict[Symbol, Expr]) -> tuple[Rational, ...]:
+        return tuple(e.xreplace(point) for e in exprs)
+
+    steps: list[StepValues] = []
+    point = forward(w, b)
+    for _ in range(problem.steps):
+        w_next = at(derivation.w_next, point)
+        b_next = at(derivation.b_next, point) if derivation.b_next is not None else None
+        point_next = forward(w_next, b_next)
+        steps.append(
+            StepValues(
+                w=w,
+                b=b,
+                yhat=at(sym.yhat, point),
+                loss=derivation.loss_of_yhat.xreplace(point),
+                grad_yhat=at(derivation.grad_yhat, point),
+                grad_w=at(derivation.grad_w, point),
+                grad_b=at(derivation.grad_b, point) if derivation.grad_b is not None else None,
+                grad_x=at(derivation.grad_x, point),
+                w_next=w_next,
+                b_next=b_next,
+                yhat_next=at(sym.yhat, point_next),
+                loss_next=derivation.loss_of_yhat.xreplace(point_next),
+            )
+        )
+        w, b, point = w_next, b_next, point_next
+    return steps
