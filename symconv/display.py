@@ -140,7 +140,7 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
     out.text(f"Layer  n = {problem.n}, k = {problem.k}, s = {s}, p = {pad}, d = {d}")
     numbers = f"⌊({problem.n} + {2 * p} − {d * (problem.k - 1)} − 1)/{s}⌋ + 1 = "
     out.text(
-        f"Output m = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = "
+        "Output m = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = "
         + (numbers if problem.n < 1000 else "")
         + str(problem.m)
     )
@@ -166,7 +166,9 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
         out.text("Values none given: the derivation stays symbolic")
 
 
-def _general(out: _Writer, closed: ClosedForm | None, problem: Problem, lhs: str, field: str) -> None:
+def _general(
+    out: _Writer, closed: ClosedForm | None, problem: Problem, lhs: str, field: str
+) -> None:
     """The closed-form formula of ``field``: general, then with this problem's s, p, d, k."""
     if closed is None:
         return
@@ -228,7 +230,9 @@ def _loss_rows(problem: Problem, yhat: Sequence[Any] | None, loss: Any, upper: s
     links = [symbolic]
     if yhat is not None and problem.y is not None:
         pieces = [f"({fmt(problem.y[i])} − {fmt(yhat[i])})²" for i in range(shown)]
-        numbers = " + ".join(("½" if problem.loss == "sse_half" else "") + piece for piece in pieces)
+        numbers = " + ".join(
+            ("½" if problem.loss == "sse_half" else "") + piece for piece in pieces
+        )
         if m > shown:
             numbers += " + …"
         if problem.loss == "mse":
@@ -265,7 +269,7 @@ def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValu
     rows = []
     g = [f"∂L/∂{_yhat(i)}" for i in range(m)]
     for j in range(min(problem.k, MAX_ROWS)):
-        users = [(i, row[j]) for i, row in enumerate(e.windows) if row[j] is not None]
+        users = [(i, t) for i, row in enumerate(e.windows) if (t := row[j]) is not None]
         more = " + …" if len(users) > 4 else ""
         factors = " + ".join(f"{g[i]}·{_x(t)}" for i, t in users[:4]) + more
         chain = " + ".join(f"{_paren(e.grad_yhat[i])}·{_x(t)}" for i, t in users[:4]) + more
@@ -273,7 +277,8 @@ def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValu
         if step is not None and problem.x is not None:
             links.append(
                 " + ".join(
-                    f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(problem.x[t])}" for i, t in users[:4]
+                    f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(problem.x[t])}"
+                    for i, t in users[:4]
                 )
                 + (" + …" if len(users) > 4 else "")
                 or "0"
@@ -298,11 +303,16 @@ def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValu
             out.text("every output adds the same b (∂ŷᵢ/∂b = 1): ∂L/∂b = Σᵢ ∂L/∂ŷᵢ")
             links = [" + ".join(g[: min(m, 4)]) + (" + …" if m > 4 else "")]
             if step is not None and step.grad_b is not None:
-                links.append(" + ".join(fmt_factor(v) for v in step.grad_yhat[:4]) + (" + …" if m > 4 else ""))
+                links.append(
+                    " + ".join(fmt_factor(v) for v in step.grad_yhat[:4])
+                    + (" + …" if m > 4 else "")
+                )
                 links.append(fmt(step.grad_b[0], approx=True))
             out.eqs([(_d("L", "b"), links)])
 
-    out.text("3.4  Input (not asked in the exercise; needed to backpropagate further)", style="bold")
+    out.text(
+        "3.4  Input (not asked in the exercise; needed to backpropagate further)", style="bold"
+    )
     _general(out, closed, problem, _d("L", "xₜ"), "grad_x")
     if closed is not None:
         out.text(
@@ -312,11 +322,15 @@ def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValu
     rows = []
     for t in range(min(problem.n, MAX_ROWS)):
         uses = [(i, j) for i, row in enumerate(e.windows) for j, tt in enumerate(row) if tt == t]
-        factors = " + ".join(f"{g[i]}·{_w(j)}" for i, j in uses[:4]) + (" + …" if len(uses) > 4 else "")
+        factors = " + ".join(f"{g[i]}·{_w(j)}" for i, j in uses[:4]) + (
+            " + …" if len(uses) > 4 else ""
+        )
         links = [factors or "0 (no window reads it)"]
         if step is not None:
             links.append(
-                " + ".join(f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(step.w[j])}" for i, j in uses[:4])
+                " + ".join(
+                    f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(step.w[j])}" for i, j in uses[:4]
+                )
                 + (" + …" if len(uses) > 4 else "")
                 or "0"
             )
@@ -333,7 +347,9 @@ def _numbers(expr: Expr, point: dict[Any, Any]) -> str:
     return text
 
 
-def _matrix_table(e: ExplicitDerivation, step: StepValues | None, problem: Problem) -> RenderableType:
+def _matrix_table(
+    e: ExplicitDerivation, step: StepValues | None, problem: Problem
+) -> RenderableType:
     """The window matrix ∂ŷ/∂w (m×k), symbols and, with values, numbers."""
     m, k = problem.m, problem.k
     rows, cols = min(m, MAX_ROWS), min(k, MAX_ROWS)
@@ -377,7 +393,12 @@ def _update(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues
         for i in range(min(count, MAX_ROWS)):
             b = _bias_name(problem, i)
             links = [f"{b} − α·∂L/∂{b}"]
-            if step is not None and step.b is not None and step.grad_b is not None and step.b_next is not None:
+            if (
+                step is not None
+                and step.b is not None
+                and step.grad_b is not None
+                and step.b_next is not None
+            ):
                 links.append(f"{fmt(step.b[i])} − {fmt(problem.lr)}·{fmt_factor(step.grad_b[i])}")
                 links.append(fmt(step.b_next[i], approx=True))
             bias_rows.append((f"{b}⁽¹⁾", links))
@@ -392,7 +413,9 @@ def _after(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues)
     out.eqs(rows)
     out.eqs(_loss_rows(problem, step.yhat_next, step.loss_next, "⁽¹⁾"))
     change = step.loss_next - step.loss
-    out.text(f"The loss went from {fmt(step.loss, approx=True)} to {fmt(step.loss_next, approx=True)} ({'−' if change < 0 else '+'}{fmt(abs(change), approx=True)}).")
+    sign = "−" if change < 0 else "+"
+    before, after = fmt(step.loss, approx=True), fmt(step.loss_next, approx=True)
+    out.text(f"The loss went from {before} to {after} ({sign}{fmt(abs(change), approx=True)}).")
 
 
 def _steps_table(d: Derivation) -> Table:
@@ -413,10 +436,10 @@ def _steps_table(d: Derivation) -> Table:
 def _conventions(out: _Writer, problem: Problem) -> None:
     out.heading("", "Conventions")
     notes = [
-        f"Output positions are not strides: the exercise's \"stride 0\" and \"stride 1\" are "
+        f'Output positions are not strides: the exercise\'s "stride 0" and "stride 1" are '
         f"outputs ŷ₁ and ŷ₂ of one layer with stride {problem.stride}; the stride is how far "
         "the window moves between neighbouring outputs.",
-        "A deep-learning \"convolution\" is a cross-correlation: ŷᵢ = Σⱼ wⱼ·x[i + j − 1] "
+        'A deep-learning "convolution" is a cross-correlation: ŷᵢ = Σⱼ wⱼ·x[i + j − 1] '
         "slides w without flipping it (a true convolution flips it). The flipped kernel "
         "appears in the input gradient ∂L/∂x.",
         (

@@ -6,7 +6,7 @@ the command line can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
-__all__ = ["SymconvError", "ProblemError", "UsageError", "SizeError"]
+__all__ = ["ProblemError", "SizeError", "SymconvError", "UsageError"]
 
 
 class SymconvError(Exception):

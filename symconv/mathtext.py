@@ -26,7 +26,12 @@ _STEMS = (("yhat", "ŷ"), ("xpad", "x̃"))
 _NAMED = re.compile(r"([A-Za-z]+)(\d+)")
 # preferred order of terms inside a sum: the quantity before the target, the position
 # before the offsets, positive before negative, constants last
-_RANK = {name: rank for rank, name in enumerate(["ŷ", "yhat", "w", "s", "i", "d", "j", "t", "q", "x", "y", "b", "p", "n", "k", "r"])}
+_RANK = {
+    name: rank
+    for rank, name in enumerate(
+        ["ŷ", "yhat", "w", "s", "i", "d", "j", "t", "q", "x", "y", "b", "p", "n", "k", "r"]
+    )
+}
 
 
 def sub(text: str | int) -> str:
@@ -111,7 +116,7 @@ def fmt_factor(value: Any) -> str:
     return f"({text})" if text.startswith("−") or "/" in text else text
 
 
-class _UnicodePrinter(StrPrinter):
+class _UnicodePrinter(StrPrinter):  # type: ignore[misc]
     """SymPy's string printer with unicode names, sums, floors and term order.
 
     It prints ASCII minus signs (SymPy's printer relies on them to place signs);
@@ -148,7 +153,7 @@ class _UnicodePrinter(StrPrinter):
     def _print_Pow(self, expr: Any, rational: bool = False) -> str:
         base, exponent = expr.args
         if exponent.is_Integer and exponent > 0:
-            base_text = self._print(base)
+            base_text: str = self._print(base)
             if not (base.is_Symbol or base.is_Indexed):
                 base_text = f"({base_text})"
             return base_text + sup(int(exponent))
@@ -156,7 +161,7 @@ class _UnicodePrinter(StrPrinter):
         return text
 
     def _print_Sum(self, expr: Any) -> str:
-        body = self._print(expr.function)
+        body: str = self._print(expr.function)
         if isinstance(expr.function, Add):
             body = f"({body})"
         signs = []

@@ -23,10 +23,10 @@ from sympy import Integer, Rational
 from symconv.errors import ProblemError
 
 __all__ = [
-    "Problem",
     "BIAS_MODES",
     "LOSSES",
     "PADDING_MODES",
+    "Problem",
     "builtin_names",
     "load_problem",
     "parse_number",
@@ -74,6 +74,9 @@ _CHOICES = {
 }
 
 
+_ONE_HUNDREDTH = Rational(1, 100)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A validated problem.  Sizes are ints; numbers are exact SymPy ``Rational``.
@@ -98,7 +101,7 @@ class Problem:
     dilation: int = 1
     bias: str = "shared"
     loss: str = "sse_half"
-    lr: Rational = Rational(1, 100)
+    lr: Rational = _ONE_HUNDREDTH
     steps: int = 1
     x: tuple[Rational, ...] | None = None
     w: tuple[Rational, ...] | None = None
@@ -181,7 +184,9 @@ def parse_number(field: str, value: object) -> Rational:
                 raise ProblemError(field, value, "has a zero denominator")
             return _rational(Fraction(int(numerator), int(denominator)))
         raise ProblemError(
-            field, value, 'must be a number: an integer, a decimal like "0.01" or a fraction like "1/3"'
+            field,
+            value,
+            'must be a number: an integer, a decimal like "0.01" or a fraction like "1/3"',
         )
     raise ProblemError(field, value, "must be a number")
 
@@ -218,9 +223,7 @@ def _number_list(field: str, value: object, length: int, what: str) -> tuple[Rat
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ProblemError(field, value, f"must be a list of {length} numbers ({what})")
     if len(value) != length:
-        raise ProblemError(
-            field, value, f"has {len(value)} entries; {what} needs exactly {length}"
-        )
+        raise ProblemError(field, value, f"has {len(value)} entries; {what} needs exactly {length}")
     return tuple(parse_number(f"{field}[{i + 1}]", item) for i, item in enumerate(value))
 
 
@@ -334,7 +337,9 @@ def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
     loss = choice("loss", "kind")
     lr = parse_number("optimizer.learning_rate", get("optimizer", "learning_rate"))
     if lr <= 0:
-        raise ProblemError("optimizer.learning_rate", get("optimizer", "learning_rate"), "must be > 0")
+        raise ProblemError(
+            "optimizer.learning_rate", get("optimizer", "learning_rate"), "must be > 0"
+        )
     steps = parse_size("optimizer.steps", get("optimizer", "steps"), maximum=_MAX_STEPS)
 
     span = dilation * (k - 1) + 1

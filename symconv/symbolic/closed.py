@@ -36,7 +36,7 @@ from sympy import (
 from symconv.problem import Problem
 from symconv.symbolic.explicit import ExplicitDerivation, Symbols
 
-__all__ = ["ClosedForm", "SIZES", "derive_closed", "instantiate"]
+__all__ = ["SIZES", "ClosedForm", "derive_closed", "instantiate"]
 
 n, k, s, d = symbols("n k s d", integer=True, positive=True)
 p = Symbol("p", integer=True, nonnegative=True)
@@ -80,7 +80,9 @@ class ClosedForm:
     padding_mode: str
 
 
-def derive_closed(bias: str = "shared", loss: str = "sse_half", padding_mode: str = "zeros") -> ClosedForm:
+def derive_closed(
+    bias: str = "shared", loss: str = "sse_half", padding_mode: str = "zeros"
+) -> ClosedForm:
     """The closed form for a bias mode, loss and padding mode; sizes stay symbolic.
 
     Example:
@@ -169,7 +171,9 @@ def specialize(expr: Expr, problem: Problem, *, keep_n: bool = False) -> Expr:
     return expr.xreplace(sizes)
 
 
-def instantiate(expr: Expr, explicit: ExplicitDerivation, *, index: dict[Symbol, int] | None = None) -> Expr:
+def instantiate(
+    expr: Expr, explicit: ExplicitDerivation, *, index: dict[Symbol, int] | None = None
+) -> Expr:
     """Evaluate a closed-form expression for ``explicit``'s problem, in its named symbols.
 
     Substitutes the sizes and the free indices (``index``, 1-based), expands the sums,
@@ -220,4 +224,3 @@ def instantiate(expr: Expr, explicit: ExplicitDerivation, *, index: dict[Symbol,
     if isinstance(sym.b, Symbol):
         result = result.xreplace({b_shared: sym.b})
     return result
-

@@ -57,7 +57,9 @@ class Symbols:
             bias = Symbol("b", real=True)
         else:
             bias = None
-        return cls(named("x", problem.n), named("w", problem.k), bias, named("y", m), named("yhat", m))
+        return cls(
+            named("x", problem.n), named("w", problem.k), bias, named("y", m), named("yhat", m)
+        )
 
     def bias_list(self) -> tuple[Symbol, ...]:
         """The bias parameters as a tuple (one entry if shared, empty if none)."""
@@ -218,9 +220,7 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
     # one step of gradient descent: θ⁽¹⁾ = θ − α·∂L/∂θ
     lr = problem.lr
     w_next = tuple(wj - lr * gj for wj, gj in zip(sym.w, grad_w))
-    b_next = (
-        tuple(bi - lr * gi for bi, gi in zip(biases, grad_b)) if grad_b is not None else None
-    )
+    b_next = tuple(bi - lr * gi for bi, gi in zip(biases, grad_b)) if grad_b is not None else None
     return ExplicitDerivation(
         problem=problem,
         symbols=sym,
