@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from symconv import __version__
-from symconv.errors import SymconvError, UsageError
+from symconv.errors import ProblemError, SymconvError, UsageError
 
 __all__ = ["main"]
 
@@ -112,7 +112,18 @@ def _load(args: argparse.Namespace) -> Any:
                 f"{' and '.join(missing)} required without --problem "
                 "(or give --problem FILE|NAME, e.g. --problem exercise2)"
             )
-    problem = load_problem(args.problem, overrides)
+    try:
+        problem = load_problem(args.problem, overrides)
+    except ProblemError as exc:
+        # name the option the user typed, not the TOML field it overrides
+        field = exc.field.split("[")[0]
+        if field in overrides:
+            flag = next(flags[0] for flags, dest, _ in _OVERRIDES if dest == field)
+            if "[" in exc.field:  # one entry of a list: --x 1,2,a
+                entry = exc.field.split("[")[1].rstrip("]")
+                raise UsageError(f"`{flag}` entry {entry} (={exc.value}) {exc.allowed}") from None
+            raise UsageError(f"`{flag}` (={overrides[field]}) {exc.allowed}") from None
+        raise
     if getattr(args, "steps", None) is not None:
         problem = problem.with_steps(args.steps)
     return problem
