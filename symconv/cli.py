@@ -7,6 +7,7 @@ stderr, no traceback).  ``--json`` prints one JSON document on stdout and nothin
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -36,6 +37,10 @@ _OVERRIDES: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
+# subcommand -> (module with configure/run, help)
+_COMMAND_MODULES: dict[str, tuple[str, str]] = {}
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
 
@@ -48,7 +53,8 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _add_problem_options(parser: argparse.ArgumentParser) -> None:
+def add_problem_options(parser: argparse.ArgumentParser) -> None:
+    """Add --problem and the layer/value overrides to a subcommand's parser."""
     group = parser.add_argument_group("problem")
     group.add_argument(
         "--problem",
@@ -70,7 +76,7 @@ def _build_parser() -> _Parser:
     derive = commands.add_parser(
         "derive", help="a worked derivation: forward, loss, gradients, update"
     )
-    _add_problem_options(derive)
+    add_problem_options(derive)
     derive.add_argument("--steps", metavar="N", help="number of SGD steps to show (default 1)")
     derive.add_argument(
         "--form",
@@ -86,6 +92,12 @@ def _build_parser() -> _Parser:
     demo = commands.add_parser("demo", help="the worked derivation of the built-in exercise")
     demo.add_argument("--plain", action="store_true", help="no colour or box drawing")
     demo.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+    # commands living in their own modules: each has configure(parser) and run(args) -> int,
+    # and imports its heavy dependencies only inside run()
+    for command, (module, text) in _COMMAND_MODULES.items():
+        configure = importlib.import_module(module).configure
+        configure(commands.add_parser(command, help=text))
     return parser
 
 
@@ -97,7 +109,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _load(args: argparse.Namespace) -> Any:
+def load_problem_from_args(args: argparse.Namespace) -> Any:
+    """The validated Problem of --problem plus overrides (raises SymconvError)."""
     from symconv.problem import load_problem
 
     overrides = _overrides(args)
@@ -129,7 +142,8 @@ def _load(args: argparse.Namespace) -> Any:
     return problem
 
 
-def _console(args: argparse.Namespace) -> Any:
+def console_from_args(args: argparse.Namespace) -> Any:
+    """A rich Console honouring --plain, --width and NO_COLOR."""
     from rich.console import Console
 
     plain = bool(getattr(args, "plain", False))
@@ -148,7 +162,7 @@ def _console(args: argparse.Namespace) -> Any:
 def _derive(args: argparse.Namespace) -> int:
     from symconv.derivation import build
 
-    problem = _load(args)
+    problem = load_problem_from_args(args)
     result = build(problem, form=args.form, force=args.force)
     if args.json:
         from symconv.serialize import derivation_json
@@ -158,7 +172,7 @@ def _derive(args: argparse.Namespace) -> int:
         return 0
     from symconv.display import render_derivation
 
-    render_derivation(_console(args), result, plain=args.plain)
+    render_derivation(console_from_args(args), result, plain=args.plain)
     return 0
 
 
@@ -168,7 +182,7 @@ def _demo(args: argparse.Namespace) -> int:
     from symconv.problem import load_problem
 
     result = build(load_problem("exercise2"), form="both")
-    render_derivation(_console(args), result, plain=args.plain)
+    render_derivation(console_from_args(args), result, plain=args.plain)
     return 0
 
 
@@ -181,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in _COMMAND_MODULES:
+            module = importlib.import_module(_COMMAND_MODULES[args.command][0])
+            status: int = module.run(args)
+            return status
         return handlers[args.command](args)
     except SymconvError as exc:
         _fail(str(exc))
