@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -38,7 +39,22 @@ _OVERRIDES: list[tuple[tuple[str, ...], str, str]] = [
 
 
 # subcommand -> (module with configure/run, help)
-_COMMAND_MODULES: dict[str, tuple[str, str]] = {}
+_COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "verify": (
+        "symconv.verify",
+        "cross-check every quantity against NumPy, PyTorch, finite differences",
+    ),
+    "check": ("symconv.check.command", "judge a hand-written derivation equation by equation"),
+    "report": ("symconv.latex", "write (and compile) a LaTeX solution report"),
+    "equivariance": ("symconv.experiment.command", "shift equivariance: proofs and experiment"),
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its package does not exist
+        return False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,6 +112,8 @@ def _build_parser() -> _Parser:
     # commands living in their own modules: each has configure(parser) and run(args) -> int,
     # and imports its heavy dependencies only inside run()
     for command, (module, text) in _COMMAND_MODULES.items():
+        if not _available(module):
+            continue  # not built yet
         configure = importlib.import_module(module).configure
         configure(commands.add_parser(command, help=text))
     return parser
