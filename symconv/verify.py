@@ -1,0 +1,227 @@
+"""``symconv verify``: every quantity × every backend against the exact truth.
+
+Exit 0 when every check holds, 1 on any mismatch (naming the configuration and the
+quantity, and how to replay it), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``symconv verify`` (cheap: no numpy or torch imported here)."""
+    from symconv.cli import add_problem_options
+
+    add_problem_options(parser)
+    parser.add_argument("--sweep", metavar="N", type=int, help="check N random configurations")
+    parser.add_argument("--seed", metavar="S", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--case",
+        metavar="I",
+        type=int,
+        help="with --sweep: replay only configuration I (1-based) of that sweep",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float64", "float32", "all"),
+        default="all",
+        help="which floating-point backends to run (default all)",
+    )
+    parser.add_argument(
+        "--mutant",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="add a deliberately wrong kernel, which must be caught (see --list-mutants)",
+    )
+    parser.add_argument("--list-mutants", action="store_true", help="list the wrong kernels")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
+    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _backends(dtype: str) -> tuple[str, ...]:
+    from symconv.crosscheck import BACKENDS
+
+    if dtype == "all":
+        return BACKENDS
+    return tuple(b for b in BACKENDS if b.endswith(dtype) or b == "torch-gradcheck")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the checks; print a table or JSON; return the exit status."""
+    import random
+
+    from symconv import crosscheck
+    from symconv.cli import console_from_args, load_problem_from_args
+    from symconv.errors import UsageError
+    from symconv.mutants import MUTANTS
+
+    if args.list_mutants:
+        for name, function in MUTANTS.items():
+            print(f"{name}: {(function.__doc__ or '').strip()}")
+        return 0
+    unknown = [name for name in args.mutant if name not in MUTANTS]
+    if unknown:
+        raise UsageError(f"`--mutant` (={unknown[0]}) must be one of {', '.join(MUTANTS)}")
+    extra = {f"mutant:{name}": MUTANTS[name] for name in args.mutant}
+    backends = _backends(args.dtype)
+    if args.sweep is not None and not 1 <= args.sweep <= 100_000:
+        raise UsageError(f"`--sweep` (={args.sweep}) must be between 1 and 100000")
+    if args.case is not None and (args.sweep is None or not 1 <= args.case <= args.sweep):
+        raise UsageError(f"`--case` (={args.case}) needs --sweep N with 1 <= case <= N")
+
+    start = time.perf_counter()
+    report = crosscheck.Report()
+    if args.sweep is not None:
+        rng = random.Random(args.seed)
+        for index in range(1, args.sweep + 1):
+            problem = crosscheck.random_problem(rng)
+            batch = crosscheck.random_batch(problem, rng)
+            if args.case is not None and index != args.case:
+                continue
+            checks = crosscheck.check_problem(problem, batch, backends=backends, extra=extra)
+            for check in checks:
+                check.config["case"] = index
+            report.checks += checks
+            report.configs += 1
+    else:
+        problem = load_problem_from_args(_with_default_problem(args))
+        batch = None
+        if not problem.has_values:
+            batch = crosscheck.random_batch(problem, random.Random(args.seed), batch=1)
+        report.checks = crosscheck.check_problem(problem, batch, backends=backends, extra=extra)
+        report.configs = 1
+    elapsed = time.perf_counter() - start
+
+    if args.json:
+        shown = report.checks if args.sweep is None else _sweep_selection(report)
+        document: dict[str, Any] = {
+            "ok": report.ok,
+            "configs": report.configs,
+            "seconds": round(elapsed, 3),
+            "checks": [check.as_json() for check in shown],
+        }
+        json.dump(document, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _render(console_from_args(args), report, args, elapsed)
+    return 0 if report.ok else 1
+
+
+def _with_default_problem(args: argparse.Namespace) -> argparse.Namespace:
+    """Without --problem and without --n/--k, verify the built-in exercise."""
+    if args.problem is None and getattr(args, "layer.input_length", None) is None:
+        args.problem = "exercise2"
+    return args
+
+
+def _ratio(check: Any) -> float:
+    if check.max_abs_err == 0:
+        return 0.0
+    return float(check.max_abs_err / check.tolerance) if check.tolerance else float("inf")
+
+
+def _sweep_selection(report: Any) -> list[Any]:
+    """The failing checks and the worst check per quantity × backend."""
+    failing: list[Any] = report.failing()
+    seen = {id(check) for check in failing}
+    return failing + [check for check in report.worst() if id(check) not in seen]
+
+
+_SHORT = {
+    "yhat": "ŷ",
+    "loss": "L",
+    "grad_yhat": "∂ŷ",
+    "grad_w": "∂w",
+    "grad_b": "∂b",
+    "grad_x": "∂x",
+    "w_next": "w'",
+    "b_next": "b'",
+    "yhat_next": "ŷ'",
+    "loss_next": "L'",
+}
+
+
+def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from symconv.crosscheck import QUANTITIES
+
+    checks = report.checks if args.sweep is None else report.worst()
+    backends = list(dict.fromkeys(check.backend for check in checks))
+    cells = {(c.quantity, c.backend): c for c in checks}
+    title = (
+        "each quantity against its exact value: ✓ within tolerance, ✗ not"
+        if args.sweep is None
+        else f"worst case over {report.configs} random configurations (seed {args.seed})"
+    )
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
+    table.add_column("backend")
+    for quantity in QUANTITIES:
+        table.add_column(_SHORT[quantity], justify="center")
+    table.add_column("max rel err", justify="right")
+    table.add_column("err/tol", justify="right")
+    for backend in backends:
+        row: list[Text] = []
+        mine = [cells[(q, backend)] for q in QUANTITIES if (q, backend) in cells]
+        for quantity in QUANTITIES:
+            check = cells.get((quantity, backend))
+            if check is None:
+                row.append(Text("·", style="dim"))
+            else:
+                row.append(
+                    Text("✓" if check.ok else "✗", style="green" if check.ok else "bold red")
+                )
+        if backend == "torch-gradcheck":
+            row += [Text("—"), Text("—")]
+        else:
+            rel = max(c.max_rel_err for c in mine)
+            ratio = max(_ratio(c) for c in mine)
+            row += [
+                Text(f"{rel:.1e}"),
+                Text(f"{ratio:.2g}", style="green" if ratio <= 1 else "bold red"),
+            ]
+        table.add_row(backend.replace("mutant:", "✗ "), *row)
+    console.print(table)
+    failing = report.failing()
+    verdict = "all checks hold" if report.ok else f"{len(failing)} check(s) FAILED"
+    console.print(
+        f"{report.configs} configuration(s), {len(report.checks)} checks, "
+        f"{elapsed:.1f} s: {verdict}",
+        style="green" if report.ok else "bold red",
+    )
+    # one line per failing backend and configuration: what failed, where, how to replay
+    groups: dict[tuple[str, int], list[Any]] = {}
+    for check in failing:
+        groups.setdefault((check.backend, check.config.get("case", 0)), []).append(check)
+    for (backend, case), group in list(groups.items())[:10]:
+        config = group[0].config
+        layer = (
+            f"n={config['input_length']} k={config['kernel_size']} s={config['stride']} "
+            f"p={config['padding']} {config['padding_mode']} d={config['dilation']} "
+            f"bias {config['bias']}, {config['loss']}, batch {config['batch']}"
+        )
+        worst = max(group, key=_ratio)
+        names = ", ".join(check.quantity for check in group)
+        replay = (
+            f"; replay: symconv verify --sweep {args.sweep} --seed {args.seed} --case {case}"
+            if case
+            else ""
+        )
+        console.print(
+            Text(
+                f"✗ {backend}: {names} ({layer}); worst {worst.quantity} |error| "
+                f"{worst.max_abs_err:.3g} > tolerance {worst.tolerance:.3g}{replay}"
+            )
+        )
+    if len(groups) > 10:
+        console.print(f"… and {len(groups) - 10} more failing backends/configurations (see --json)")
