@@ -103,7 +103,7 @@ def test_a_broken_slice_is_caught() -> None:
     broken_source = kernels.source.replace("xpad[:, 0:2:1]", "xpad[:, 1:3:1]", 1)
     namespace: dict[str, object] = {"numpy": np}
     exec(compile(broken_source, "<broken>", "exec"), namespace)  # test-only: our own source
-    x, w, b, y = exercise_arrays()
+    x, w, b, _y = exercise_arrays()
     yhat = namespace["forward"](kernels.pad(x), w, b)  # type: ignore[operator]
     assert not np.allclose(yhat, EXERCISE["yhat"])
 
