@@ -2,41 +2,20 @@
 
 Each line: {"name", "ours_s", "baseline", "baseline_s", "ratio": ours/baseline, ...}.
 Times are the median of several runs, measured in this one process run, so the ratio is
-meaningful even on a noisy machine.  Run with ``make bench``.
+meaningful even on a noisy machine.  Run with ``make bench`` (``python -m benchmarks.run``).
 """
 
 from __future__ import annotations
 
-import json
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 
+from benchmarks import kernels
+from benchmarks.common import emit, median_time
 from symconv.derivation import build
 from symconv.problem import load_problem
-
-
-def median_time(work: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def emit(name: str, ours: float, baseline: str, base: float, **extra: object) -> None:
-    record = {
-        "name": name,
-        "ours_s": round(ours, 6),
-        "baseline": baseline,
-        "baseline_s": round(base, 6),
-        "ratio": round(ours / base, 4),
-        **extra,
-    }
-    print(json.dumps(record), flush=True)
 
 
 def closed_form_scale() -> None:
@@ -69,9 +48,21 @@ def cold_start() -> None:
     emit("derive_exercise2_json_cold_start", ours_json, "python_import_sympy", base)
 
 
+def verify_sweep(count: int = 500) -> None:
+    """`symconv verify --sweep 500` in a fresh process, against its 30 s budget."""
+    command = [sys.executable, "-m", "symconv", "verify", "--sweep", str(count), "--json"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    emit(f"verify_sweep_{count}", time.perf_counter() - start, "budget", 30.0, goal="ratio <= 1")
+
+
 def main() -> None:
     closed_form_scale()
     cold_start()
+    kernels.main()
+    verify_sweep()
+    if Path(__file__).with_name("equivariance.py").exists():
+        subprocess.run([sys.executable, "-m", "benchmarks.equivariance"], check=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Speed benchmarks (not tests): ``make bench`` runs them and prints JSON lines."""
