@@ -206,10 +206,34 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_VALUE_FLAGS = {flag for flags, dest, _ in _OVERRIDES for flag in flags}
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--x -1,2`` as ``--x=-1,2``: argparse would take ``-1,2`` for an option."""
+    out: list[str] = []
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if (
+            token in _VALUE_FLAGS
+            and following[:1] == "-"
+            and following[1:2] in "0123456789."
+        ):
+            out.append(f"{token}={following}")
+            index += 2
+            continue
+        out.append(token)
+        index += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
     handlers = {"derive": _derive, "demo": _demo}
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -281,6 +281,9 @@ def load_problem(
     """
     raw = load_raw(spec)
     for dotted, value in (overrides or {}).items():
+        if "." not in dotted:  # a top-level key such as "title"
+            raw[dotted] = value
+            continue
         table, _, key = dotted.partition(".")
         section = raw.setdefault(table, {})
         if not isinstance(section, dict):
