@@ -220,6 +220,7 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
         if (
             token in _VALUE_FLAGS
             and following[:1] == "-"
+            and following[1:2] != ""
             and following[1:2] in "0123456789."
         ):
             out.append(f"{token}={following}")
