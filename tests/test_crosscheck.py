@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symconv.crosscheck import (
     BACKENDS,
@@ -138,3 +140,15 @@ def test_small_sweep_passes_and_is_reproducible() -> None:
     second = sweep(8, seed=3)
     assert first.ok and first.configs == 8
     assert [c.config for c in first.checks] == [c.config for c in second.checks]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_property_symbolic_equals_numpy_equals_torch_and_sgd(seed: int) -> None:
+    # every backend (lambdify, generated kernels, NumPy, torch autograd + optim.SGD, finite
+    # differences) against the exact SymPy values, on a random layer and batch
+    rng = random.Random(seed)
+    problem = random_problem(rng)
+    checks = check_problem(problem, random_batch(problem, rng))
+    assert [(c.backend, c.quantity) for c in checks if not c.ok] == []
+    assert any(c.backend == "torch-float64" and c.quantity == "w_next" for c in checks)
