@@ -145,6 +145,8 @@ def load_problem_from_args(args: argparse.Namespace) -> Any:
                 f"{' and '.join(missing)} required without --problem "
                 "(or give --problem FILE|NAME, e.g. --problem exercise2)"
             )
+    if overrides.get("layer.bias") == "none" and "values.b" not in overrides:
+        overrides["values.b"] = None  # --bias none drops the file's bias values
     try:
         problem = load_problem(args.problem, overrides)
     except ProblemError as exc:
@@ -156,6 +158,12 @@ def load_problem_from_args(args: argparse.Namespace) -> Any:
                 entry = exc.field.split("[")[1].rstrip("]")
                 raise UsageError(f"`{flag}` entry {entry} (={exc.value}) {exc.allowed}") from None
             raise UsageError(f"`{flag}` (={overrides[field]}) {exc.allowed}") from None
+        flag = next((flags[0] for flags, dest, _ in _OVERRIDES if dest == field), None)
+        if flag is not None and overrides:
+            # a value from the problem file no longer fits the overridden layer
+            raise UsageError(
+                f"{exc}; it comes from the problem file: override it with {flag}"
+            ) from None
         raise
     if getattr(args, "steps", None) is not None:
         problem = problem.with_steps(args.steps)
@@ -187,7 +195,7 @@ def _derive(args: argparse.Namespace) -> int:
     if args.json:
         from symconv.serialize import derivation_json
 
-        json.dump(derivation_json(result), sys.stdout, indent=2)
+        json.dump(derivation_json(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
     from symconv.display import render_derivation

@@ -114,9 +114,9 @@ def squared_not_halved(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> 
 
 MUTANTS: dict[str, Callable[[Problem, Batch, np.dtype[Any]], Quantities]] = {
     "flipped-kernel": flipped_kernel,
-    "off-by-one-window": off_by_one_window,
+    "off-by-one": off_by_one_window,
     "missing-bias": missing_bias,
     "wrong-sign": wrong_sign,
-    "stride-ignored-in-backward": stride_ignored_in_backward,
-    "squared-not-halved": squared_not_halved,
+    "stride-ignored": stride_ignored_in_backward,
+    "unhalved-square": squared_not_halved,
 }

@@ -44,8 +44,8 @@ _MAX_STEPS = 10_000
 _MAX_NUMBER_CHARS = 100
 _MAX_EXPONENT = 100
 
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?")
-_FRACTION = re.compile(r"[+-]?\d+/\d+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?")
+_FRACTION = re.compile(r"[+-]?[0-9]+/[0-9]+")
 
 # The schema: table -> key -> kind.  Anything else in a file is an error.
 _SCHEMA: dict[str, dict[str, str]] = {
@@ -200,7 +200,7 @@ def parse_size(field: str, value: object, *, minimum: int = 1, maximum: int = _M
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,12}", value.strip()):
+    elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,12}", value.strip()):
         number = int(value)
     if number is None:
         raise ProblemError(field, value, f"must be an integer >= {minimum}")
@@ -272,8 +272,9 @@ def load_problem(
     """Load, merge overrides into and validate a problem.
 
     ``spec`` is a built-in name, a TOML path or None (a symbolic problem from overrides
-    alone).  ``overrides`` maps dotted names (``"layer.stride"``, ``"values.x"``) to values
-    as they would appear in TOML (strings are fine for numbers and sizes).
+    alone).  ``overrides`` maps dotted names (``"layer.stride"``, ``"values.x"``, or a
+    top-level ``"title"``) to values as they would appear in TOML (strings are fine for
+    numbers and sizes; ``None`` removes the key).
 
     Example:
         >>> load_problem("exercise2", {"layer.bias": "shared", "values.b": "1"}).b
@@ -288,7 +289,10 @@ def load_problem(
         section = raw.setdefault(table, {})
         if not isinstance(section, dict):
             raise ProblemError(table, section, "must be a table")
-        section[key] = value
+        if value is None:  # remove the key (e.g. the file's bias values for --bias none)
+            section.pop(key, None)
+        else:
+            section[key] = value
     return problem_from_dict(raw)
 
 

@@ -165,7 +165,7 @@ def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float)
         else f"worst case over {report.configs} random configurations (seed {args.seed})"
     )
     table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
-    table.add_column("backend")
+    table.add_column("backend", no_wrap=True)
     for quantity in QUANTITIES:
         table.add_column(_SHORT[quantity], justify="center")
     table.add_column("max rel err", justify="right")
