@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench report clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/symconv demo
+
+# the LaTeX solution sheet of the built-in exercise (reports/exercise2.tex and .pdf)
+report: $(STAMP)
+	$(BIN)/symconv report
 
 lint: $(STAMP)
 	$(BIN)/ruff check symconv tests benchmarks

@@ -158,11 +158,11 @@ def load_problem_from_args(args: argparse.Namespace) -> Any:
                 entry = exc.field.split("[")[1].rstrip("]")
                 raise UsageError(f"`{flag}` entry {entry} (={exc.value}) {exc.allowed}") from None
             raise UsageError(f"`{flag}` (={overrides[field]}) {exc.allowed}") from None
-        flag = next((flags[0] for flags, dest, _ in _OVERRIDES if dest == field), None)
-        if flag is not None and overrides:
+        option = next((flags[0] for flags, dest, _ in _OVERRIDES if dest == field), None)
+        if option is not None and overrides:
             # a value from the problem file no longer fits the overridden layer
             raise UsageError(
-                f"{exc}; it comes from the problem file: override it with {flag}"
+                f"{exc}; it comes from the problem file: override it with {option}"
             ) from None
         raise
     if getattr(args, "steps", None) is not None:
@@ -211,7 +211,16 @@ def _demo(args: argparse.Namespace) -> int:
 
     result = build(load_problem("exercise2"), form="both")
     render_derivation(console_from_args(args), result, plain=args.plain)
-    return 0
+    # then the solution sheet, as `symconv report` writes it (reports/exercise2.tex, .pdf)
+    status = 0
+    for command, argv in (("report", ["report"]),):
+        module = _COMMAND_MODULES[command][0]
+        if _available(module):
+            print(file=sys.stderr)
+            status = max(
+                status, importlib.import_module(module).run(_build_parser().parse_args(argv))
+            )
+    return status
 
 
 _VALUE_FLAGS = {flag for flags, dest, _ in _OVERRIDES for flag in flags}

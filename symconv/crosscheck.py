@@ -47,6 +47,7 @@ __all__ = [
     "check_problem",
     "random_batch",
     "random_problem",
+    "run_checks",
     "sweep",
 ]
 
@@ -552,3 +553,12 @@ def sweep(count: int, seed: int, *, backends: Iterable[str] = BACKENDS) -> Repor
         report.checks += check_problem(problem, random_batch(problem, rng), backends=chosen)
         report.configs += 1
     return report
+
+
+def run_checks(problem: Problem) -> list[dict[str, Any]]:
+    """Every check of ``problem`` (its values, or seeded random ones) as JSON objects.
+
+    The format of ``symconv verify --json``'s ``checks`` (used by the LaTeX report).
+    """
+    batch = None if problem.has_values else random_batch(problem, random.Random(0), batch=1)
+    return [check.as_json() for check in check_problem(problem, batch)]

@@ -1,0 +1,180 @@
+"""Compiling a .tex file with a real TeX engine, safely.
+
+The engine (``latexmk -pdf`` when found, else ``pdflatex``) runs in a temporary
+directory, with shell escape off, kpathsea's paranoid file access (no reading or writing
+outside the build directory except TeX's own trees), stdin closed, a timeout, and a fixed
+``SOURCE_DATE_EPOCH`` so that the PDF does not change from run to run.  On a TeX error
+:class:`TexError` carries the first error with its log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from symconv.errors import SymconvError
+
+__all__ = [
+    "INSTALL_HINT",
+    "Engine",
+    "NoEngineError",
+    "TexError",
+    "compile_tex",
+    "find_engine",
+    "first_error",
+]
+
+INSTALL_HINT = (
+    "install a TeX engine to get the PDF, e.g. on Debian/Ubuntu: sudo apt-get install -y "
+    "texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk "
+    "(macOS: brew install --cask mactex-no-gui; or TinyTeX: https://yihui.org/tinytex/)"
+)
+TIMEOUT_S = 120.0
+_CONTEXT_LINES = 8
+
+
+class TexError(SymconvError):
+    """The TeX engine failed; ``excerpt`` holds the first error and its log lines."""
+
+    def __init__(self, message: str, excerpt: str, log: str = "") -> None:
+        self.excerpt = excerpt
+        self.log = log
+        super().__init__(message)
+
+
+class NoEngineError(SymconvError):
+    """Neither latexmk nor pdflatex is on PATH."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A TeX engine: ``name`` ("latexmk" or "pdflatex") and its executable."""
+
+    name: str
+    path: str
+
+
+def find_engine(path: str | None = None) -> Engine | None:
+    """``latexmk`` (with pdflatex beside it) or ``pdflatex`` on ``path`` (default PATH)."""
+    pdflatex = shutil.which("pdflatex", path=path)
+    if pdflatex is None:
+        return None  # latexmk alone cannot build a PDF
+    latexmk = shutil.which("latexmk", path=path)
+    if latexmk is not None:
+        return Engine("latexmk", latexmk)
+    return Engine("pdflatex", pdflatex)
+
+
+def _command(engine: Engine, tex_name: str) -> list[list[str]]:
+    flags = ["-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-no-shell-escape"]
+    if engine.name == "latexmk":
+        return [[engine.path, "-pdf", "-norc", "-quiet", *flags, tex_name]]
+    # no cross-references in the report: one pass gives the final layout; a second
+    # pass is harmless and keeps this path honest if references are ever added
+    return [[engine.path, *flags, tex_name]] * 2
+
+
+def _environment(build: Path, path: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
+    env.update(
+        {
+            "openin_any": "p",  # kpathsea: no reading outside the build dir and TeX's trees
+            "openout_any": "p",  # no writing outside the build dir
+            "shell_escape": "f",
+            "TEXMFOUTPUT": str(build),
+            "SOURCE_DATE_EPOCH": "0",  # a reproducible PDF (no creation date)
+            "FORCE_SOURCE_DATE": "1",
+            "max_print_line": "1000",  # log lines unwrapped, so errors quote whole lines
+        }
+    )
+    return env
+
+
+_ERROR_START = re.compile(r"^(?:! |[^:\n]*:\d+: )")
+
+
+def first_error(log: str) -> str:
+    """The first TeX error of ``log`` with the lines that locate it (``l.123 ...``)."""
+    lines = log.splitlines()
+    for number, line in enumerate(lines):
+        if _ERROR_START.match(line):
+            excerpt = [line]
+            for follow in lines[number + 1 : number + 1 + _CONTEXT_LINES]:
+                excerpt.append(follow)
+                if re.match(r"^l\.\d+", follow):
+                    break
+            return "\n".join(excerpt).rstrip()
+    tail = [line for line in lines if line.strip()][-_CONTEXT_LINES:]
+    return "\n".join(tail) or "(the TeX engine wrote no log)"
+
+
+def overfull_boxes(log: str) -> list[str]:
+    """The ``Overfull \\hbox`` warnings of a log, one line each."""
+    return [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
+
+
+def compile_tex(
+    tex: str,
+    *,
+    name: str = "report",
+    files: Mapping[str, bytes] | None = None,
+    engine: Engine | None = None,
+    path: str | None = None,
+    timeout: float = TIMEOUT_S,
+) -> tuple[bytes, str]:
+    """Compile ``tex`` (with ``files``, e.g. figures, beside it); return ``(pdf, log)``.
+
+    ``path`` replaces PATH for finding and running the engine.  Raises
+    :class:`NoEngineError` without an engine and :class:`TexError` when TeX fails or
+    times out.
+    """
+    engine = engine or find_engine(path)
+    if engine is None:
+        raise NoEngineError(f"no TeX engine (latexmk or pdflatex) found on PATH; {INSTALL_HINT}")
+    with tempfile.TemporaryDirectory(prefix="symconv-tex-") as folder:
+        build = Path(folder)
+        tex_name = f"{name}.tex"
+        (build / tex_name).write_text(tex, "utf-8")
+        for file_name, data in (files or {}).items():
+            (build / file_name).write_bytes(data)
+        env = _environment(build, path)
+        log_path = build / f"{name}.log"
+        for command in _command(engine, tex_name):
+            try:
+                done = subprocess.run(
+                    command,
+                    cwd=build,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
+                raise TexError(
+                    f"{engine.name} did not finish within {timeout:g} s", first_error(log), log
+                ) from None
+            except OSError as exc:
+                raise TexError(f"{engine.name} could not be run: {exc}", "") from None
+            log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
+            if done.returncode != 0:
+                if not log:
+                    log = done.stdout.decode("utf-8", "replace") + done.stderr.decode(
+                        "utf-8", "replace"
+                    )
+                raise TexError(
+                    f"{engine.name} failed (exit status {done.returncode})", first_error(log), log
+                )
+        pdf = build / f"{name}.pdf"
+        if not pdf.exists():
+            raise TexError(f"{engine.name} produced no PDF", first_error(log), log)
+        return pdf.read_bytes(), log

@@ -1,0 +1,531 @@
+"""Tests of the LaTeX report: escaping, printing, layout, the document, and real TeX runs.
+
+The TeX tests compile with the engine on PATH and read the PDF back with ``pdftotext``.
+They are skipped only on a developer machine without TeX; in CI (``CI`` set) they run,
+and fail if TeX is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import types
+import unicodedata
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sympy import Rational, symbols
+
+from symconv.cli import main
+from symconv.derivation import build
+from symconv.latex.compiler import TexError, compile_tex, find_engine, first_error, overfull_boxes
+from symconv.latex.document import Submission, render_report
+from symconv.latex.escape import escape
+from symconv.latex.layout import LINE_UNITS, Eq, Link, align, piece, width
+from symconv.latex.printer import latex, number
+from symconv.latex.report import check_submission, default_verification, write_report
+from symconv.latex.results import (
+    ExperimentError,
+    VerificationError,
+    load_experiment,
+    validate_checks,
+)
+from symconv.problem import Problem, load_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data" / "latex"
+
+# ---------------------------------------------------------------------------------------
+# cases
+
+# the exercise's truth (design.md) as it must read in the PDF
+EXERCISE_NUMBERS = [
+    "14", "20", "200", "44", "72", "100", "1.56", "0.28", "0.88", "0.84", "9", "12.8", "63.22",
+]  # fmt: skip
+SECTIONS = [
+    "The problem",
+    "The general solution",
+    "The derivation with symbols",
+    "With the given values",
+    "Conventions",
+]
+# the submission's equation numbers, in order (issue 4's exercise structure)
+EXERCISE_TAGS = (
+    "1a 1b 2a 2b 3 4a 4b 4c 4d 4e 4f 5a 5b 6a 7a 8 9a 10a 10b 10c 10d 11a 11b 12a 13a 14 15a"
+).split()
+
+# other problems compiled in full: (name, settings, numbers that must appear)
+PROBLEMS: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "stride2",  # n = 12, k = 5, stride 2: long vectors and matrices must fit the page
+        dict(
+            n=12,
+            k=5,
+            stride=2,
+            bias="untied",
+            x=list(range(1, 13)),
+            w=[1, -1, 2, "1/3", 0],
+            b=[1, 0, 0, 1],
+            y=[1, 2, 3, 4],
+        ),
+        ["0.01"],
+    ),
+    (
+        "shared_mse",
+        dict(n=4, k=3, bias="shared", loss="mse", x=[1, 2, 3, 4], w=[2, 1, 3], b=1, y=[2, 4]),
+        ["200", "28", "0.72"],  # with m = 2, mse has the same gradients as sse_half
+    ),
+    (
+        "symbolic_circular",
+        dict(n=5, k=3, padding=1, padding_mode="circular", bias="none"),
+        [],
+    ),
+]
+
+# hostile titles and what the PDF must show for them (whitespace removed)
+HOSTILE_TITLES = [
+    (r"\input{/etc/passwd}", r"\input{/etc/passwd}"),
+    (r"100% sure # of items_1 {braces} ^ ~ \ $x$ & more", r"100%sure#ofitems_1{braces}^~\$x$&more"),
+    (
+        r"\def\x{boom}\x \catcode`\%=11 \end{document}",
+        r"\def\x{boom}\x\catcode`\%=11\end{document}",
+    ),
+    ("}{\\}}\\{", "}{\\}}\\{"),
+    ("tab\tnew\nline \x00 ŷ ü 日本 – “quotes”", "tabnewlineŷü??–“quotes”"),
+]
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def _have_tex() -> bool:
+    return find_engine() is not None and shutil.which("pdftotext") is not None
+
+
+requires_tex = pytest.mark.skipif(
+    not _have_tex() and "CI" not in os.environ,
+    reason="no TeX engine or pdftotext (these tests run, and must pass, in CI)",
+)
+
+
+def _pdf_text(pdf: Path) -> str:
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True, timeout=60
+    )
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _numbers_in(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def _png(path: Path) -> Path:
+    """A valid 1×1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x80")
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def _results(tmp_path: Path, **changes: Any) -> Path:
+    data = json.loads((DATA / "results.json").read_text())
+    data.update(changes)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def exercise() -> Problem:
+    return load_problem("exercise2")
+
+
+@pytest.fixture(scope="module")
+def exercise_tex(exercise: Problem) -> str:
+    return render_report(build(exercise))
+
+
+# ---------------------------------------------------------------------------------------
+# escaping
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\", r"\textbackslash{}"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("%", r"\%"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("^", r"\textasciicircum{}"),
+        ("~", r"\textasciitilde{}"),
+        ("$", r"\$"),
+        ("&", r"\&"),
+        ("a\nb", "a b"),
+        ("日", "?"),
+        ("ü", "ü"),
+        (r"\input{/etc/passwd}", r"\textbackslash{}input\{/etc/passwd\}"),
+    ],
+)
+def test_escape(text: str, expected: str) -> None:
+    assert escape(text) == expected
+
+
+_COMMAND = re.compile(
+    r"\\(?:textbackslash|textasciicircum|textasciitilde|textminus|textperiodcentered|"
+    r"texttimes|textasciigrave|dots)\{\}|\\ensuremath\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|\\[{}%#_$&]"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_escaped_text_has_no_live_specials(text: str) -> None:
+    """After removing the escapes it writes, no character TeX treats specially is left."""
+    rest = _COMMAND.sub("", escape(text))
+    assert not set(rest) & set("\\{}%#_^~$&"), rest
+    assert all(0x20 <= ord(c) < 0x7F or 0xA0 <= ord(c) <= 0xFF for c in rest)
+
+
+# ---------------------------------------------------------------------------------------
+# printing and layout
+
+
+def test_numbers_are_exact() -> None:
+    assert number(Rational(39, 25)) == "1.56"
+    assert number(Rational(-1, 3)) == r"-\frac{1}{3}"
+    assert number(Rational(1, 2**70)).startswith(r"\frac{1}{")  # too long as a decimal
+    assert number(14) == "14"
+
+
+def test_symbol_names() -> None:
+    yhat1, y1, w2, x10 = symbols("yhat1 y1 w2 x10")
+    assert latex(yhat1 - y1) == r"\hat{y}_{1} - y_{1}"
+    assert latex(w2 * x10) == r"w_{2} \cdot x_{10}"
+    assert latex((y1 - yhat1) ** 2 / 2) == r"\frac{1}{2} \left(y_{1} - \hat{y}_{1}\right)^{2}"
+    assert latex(yhat1 - y1, {yhat1: 14, y1: -2}) == r"14 - \left(-2\right)"
+
+
+def test_long_sums_break_inside_the_line() -> None:
+    terms = [piece(rf"+ w_{{{j}}} \cdot x_{{{j}}}") for j in range(1, 60)]
+    text = align([Eq(r"\hat{y}_{1}", [Link(terms, "1b")])])
+    lines = text.splitlines()[1:-1]
+    assert len(lines) > 3
+    assert all(width(line) <= LINE_UNITS for line in lines)
+    assert lines[-1].endswith(r"\tag{1b}") and text.count(r"\tag") == 1
+
+
+# ---------------------------------------------------------------------------------------
+# the document
+
+
+def test_tags_follow_the_exercise(exercise_tex: str) -> None:
+    assert re.findall(r"\\tag\{([^}]*)\}", exercise_tex) == [
+        *[f"G{i}" for i in range(1, 9)],
+        *EXERCISE_TAGS,
+    ]
+
+
+def test_truth_in_tex(exercise_tex: str) -> None:
+    for expected in (
+        r"\hat{y}_{1} &= \begin{bmatrix} w_{1} & w_{2} & w_{3} \end{bmatrix}",
+        r"w_{1} \cdot x_{1} + w_{2} \cdot x_{2} + w_{3} \cdot x_{3} + b_{1} \tag{1b}",
+        r"= 2 \cdot 1 + 1 \cdot 2 + 3 \cdot 3 + 1 = 14 \tag{6a}",
+        r"\begin{bmatrix} 44 \\ 72 \\ 100 \end{bmatrix} \tag{10b}",
+        r"\begin{bmatrix} 24 \\ 44 \\ 52 \\ 48 \end{bmatrix} \tag{10d}",
+        r"\begin{bmatrix} 1.56 \\ 0.28 \\ 2 \end{bmatrix} \tag{11a}",
+        r"= 63.22 \tag{15a}",
+    ):
+        assert expected in exercise_tex
+
+
+def test_a_wrong_value_would_be_seen(exercise: Problem) -> None:
+    """The document shows what the derivation computes: change w and 44 disappears."""
+    other = load_problem("exercise2", {"values.w": "2,1,4"})
+    tex = render_report(build(other))
+    assert r"\begin{bmatrix} 44 \\ 72 \\ 100 \end{bmatrix}" not in tex
+
+
+def test_shared_bias_sums_the_output_gradients() -> None:
+    tex = render_report(build(load_problem("exercise2", {"layer.bias": "shared", "values.b": 1})))
+    assert r"= 28 \tag{10c}" in tex and r"= 0.72 \tag{11b}" in tex
+
+
+def test_committed_report_is_current(tmp_path: Path) -> None:
+    """reports/exercise2.tex is what `symconv report` (make report) writes today."""
+    status = main(["report", "--no-pdf", "-o", str(tmp_path)])
+    assert status == 0
+    generated = (tmp_path / "exercise2.tex").read_text("utf-8")
+    assert generated == (ROOT / "reports" / "exercise2.tex").read_text("utf-8"), (
+        "reports/exercise2.tex is stale: run `make report`"
+    )
+
+
+def test_tex_is_deterministic(exercise: Problem) -> None:
+    first = render_report(build(exercise), title="A")
+    assert first == render_report(build(exercise), title="A")
+    assert str(ROOT) not in first and not re.search(r"20\d\d-\d\d-\d\d", first)
+
+
+# ---------------------------------------------------------------------------------------
+# optional sections: experiment, verification, submission
+
+
+def test_experiment_section(tmp_path: Path, exercise: Problem) -> None:
+    _png(tmp_path / "shift_sweep.png")
+    experiment = load_experiment(_results(tmp_path))
+    assert [p.name for p in experiment.plots] == ["shift_sweep.png"]
+    tex = render_report(build(exercise), experiment=experiment, figures=["fig.png"])
+    assert "Equivariance experiment" in tex and r"\includegraphics" in tex
+    assert r"97.2\,\%" in tex and "conv2" in tex
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"accuracy": {"mlp": {"original": 0.9, "shifted": 0.5}}}, "accuracy.cnn"),
+        ({"accuracy": []}, "accuracy"),
+        ({"invariance_error": {"cnn": -1}}, "invariance_error.cnn"),
+        ({"layer_equivariance": {"cnn": {"rows": [{"delta_mod_4": "x"}]}}}, "delta_mod_4"),
+        ({"consistency": {"cnn": {"mean": 3}}}, "consistency.cnn"),
+        ({"plots": ["missing.png"]}, "missing.png"),
+    ],
+)
+def test_bad_experiment_is_refused(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ExperimentError, match=re.escape(message)):
+        load_experiment(_results(tmp_path, **changes))
+
+
+def test_bad_experiment_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text('{"accuracy": {"mlp": {"original": 2, "shifted": 0.5}}}')
+    (tmp_path / "fake.png").write_text("not a png")
+    assert _main_status(["report", "--no-pdf", "-o", str(tmp_path), "--experiment", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert "accuracy.mlp.original" in error and "Traceback" not in error
+    assert not (tmp_path / "exercise2.tex").exists()  # nothing written on bad input
+
+
+def test_not_a_png_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plot.png").write_text("\\input{/etc/passwd}")
+    with pytest.raises(ExperimentError, match="not a PNG"):
+        load_experiment(_results(tmp_path))
+
+
+CHECKS = [
+    {"quantity": "grad_w", "backend": "numpy-float64", "max_abs_err": 0.0, "ok": True},
+    {"quantity": "grad_w", "backend": "torch-float32", "max_abs_err": 3.1e-6, "ok": True},
+    {"quantity": "grad_x", "backend": "torch-float32", "max_abs_err": 0.5, "ok": False},
+]
+
+
+def test_verification_table(exercise: Problem) -> None:
+    tex = render_report(build(exercise), verification=validate_checks(CHECKS))
+    assert "Verification" in tex and r"\texttt{torch-float32}" in tex
+    assert r"3.1 \times 10^{-6}" in tex and r"\bad" in tex and "1 checks fail" in tex
+
+
+def test_verification_format_is_checked() -> None:
+    with pytest.raises(VerificationError, match="max_abs_err"):
+        validate_checks([{"quantity": "grad_w", "backend": "numpy", "ok": True}])
+
+
+def test_crosscheck_is_used_when_present(
+    monkeypatch: pytest.MonkeyPatch, exercise: Problem
+) -> None:
+    fake = types.ModuleType("symconv.crosscheck")
+    fake.run_checks = lambda problem: CHECKS  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "symconv.crosscheck", fake)
+    assert default_verification(exercise) == CHECKS
+
+
+def test_submission_verdicts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, exercise: Problem
+) -> None:
+    document = tmp_path / "sub_1.md"
+    document.write_text("$$\\hat{y}_1 = 14 \\tag{6a}$$")
+    fake = types.ModuleType("symconv.check")
+    verdicts = {
+        "file": str(document),
+        "equations": [
+            {"label": "5a", "line": 57, "verdict": "incorrect", "message": "α_1 & 50%"},
+            {"label": "6a", "line": 70, "verdict": "correct", "message": ""},
+        ],
+        "summary": {"correct": 1, "incorrect": 1, "notation": 0, "unchecked": 0},
+    }
+    fake.check_file = lambda path, problem: verdicts  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "symconv.check", fake)
+    submission = check_submission(document, exercise)
+    tex = render_report(build(exercise), submission=submission)
+    assert r"sub\_1.md" in tex and r"\ensuremath{\alpha}\_1 \& 50\%" in tex
+    assert r"\textbf{incorrect}" in tex
+
+
+def test_submission_without_checker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    document = tmp_path / "s.md"
+    document.write_text("x")
+    monkeypatch.setitem(sys.modules, "symconv.check", None)  # import fails
+    submission = check_submission(document, load_problem("exercise2"))
+    assert submission.note is not None and "not available" in submission.note
+    tex = render_report(build(load_problem("exercise2")), submission=submission)
+    assert "not available" in tex
+
+
+def _main_status(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+# ---------------------------------------------------------------------------------------
+# with a real TeX engine
+
+
+@requires_tex
+def test_exercise_pdf(tmp_path: Path) -> None:
+    assert _main_status(["report", "-o", str(tmp_path)]) == 0
+    text = _pdf_text(tmp_path / "exercise2.pdf")
+    assert set(EXERCISE_NUMBERS) <= _numbers_in(text)
+    for title in SECTIONS:
+        assert title in text
+    for tag in ("(1a)", "(4c)", "(10b)", "(15a)"):
+        assert tag in text
+
+
+@requires_tex
+@pytest.mark.parametrize(("name", "settings", "numbers"), PROBLEMS, ids=[p[0] for p in PROBLEMS])
+def test_problems_compile_and_fit(
+    tmp_path: Path,
+    make_problem: Callable[..., Problem],
+    name: str,
+    settings: dict[str, Any],
+    numbers: list[str],
+) -> None:
+    problem = make_problem(**settings)
+    d = build(problem)
+    pdf, log = compile_tex(render_report(d), name=name)
+    assert overfull_boxes(log) == []
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    text = _pdf_text(tmp_path / "r.pdf")
+    for title in SECTIONS[:3] + SECTIONS[4:]:
+        assert title in text
+    if d.steps:
+        assert set(numbers) <= _numbers_in(text)
+        assert "With the given values" in text
+    else:
+        assert "With the given values" not in text
+
+
+@requires_tex
+@pytest.mark.parametrize(("title", "shown"), HOSTILE_TITLES)
+def test_hostile_titles_print_literally(tmp_path: Path, title: str, shown: str) -> None:
+    status = _main_status(["report", "-o", str(tmp_path), "--title", title, "--name", "t"])
+    assert status == 0
+    text = _pdf_text(tmp_path / "t.pdf")
+    assert "root:" not in text  # /etc/passwd was not read
+    assert unicodedata.normalize("NFC", re.sub(r"\s+", "", text)).startswith(shown)
+
+
+@requires_tex
+def test_experiment_pdf(tmp_path: Path) -> None:
+    results = tmp_path / "run"
+    results.mkdir()
+    _png(results / "shift_sweep.png")
+    (results / "results.json").write_text((DATA / "results.json").read_text())
+    out = tmp_path / "out"
+    status = _main_status(["report", "-o", str(out), "--experiment", str(results / "results.json")])
+    assert status == 0
+    assert (out / "exercise2-plot1.png").exists()
+    text = _pdf_text(out / "exercise2.pdf")
+    assert "Equivariance experiment" in text and "97.2" in text and "shift sweep" in text
+    assert "Linear(490→10) & 100% {x}" in text
+
+
+@requires_tex
+def test_tex_error_shows_the_first_error_and_keeps_the_tex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "exercise2.pdf").write_bytes(b"%PDF-stale")
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        return (
+            "\\documentclass{article}\n\\begin{document}\nfine\n\\undefinedthing\n\\end{document}\n"
+        )
+
+    monkeypatch.setattr("symconv.latex.report.render_report", broken)
+    assert _main_status(["report", "-o", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert "Undefined control sequence" in error and "l.4 \\undefinedthing" in error
+    assert (tmp_path / "exercise2.tex").read_text() == broken()
+    assert "Undefined control sequence" in (tmp_path / "exercise2.log").read_text()
+    assert not (tmp_path / "exercise2.pdf").exists()  # no PDF that disagrees with the .tex
+
+
+@requires_tex
+def test_tex_runs_sandboxed(tmp_path: Path) -> None:
+    """Even TeX code that got through cannot run programs or read files outside."""
+    tex = (
+        "\\documentclass{article}\\begin{document}\\newread\\r \\openin\\r=/etc/passwd "
+        "\\ifeof\\r NOREAD\\else READ\\fi\\end{document}"
+    )
+    pdf, log = compile_tex(tex, name="sandbox")
+    assert "write18 enabled" not in log  # shell escape off, not even restricted
+    (tmp_path / "s.pdf").write_bytes(pdf)
+    assert "NOREAD" in _pdf_text(tmp_path / "s.pdf")
+
+
+def test_first_error_of_a_log() -> None:
+    log = "This is pdfTeX\n./r.tex:9: Undefined control sequence.\nl.9 \\oops\n\nmore\n"
+    assert first_error(log) == "./r.tex:9: Undefined control sequence.\nl.9 \\oops"
+    with pytest.raises(TexError):
+        raise TexError("failed", first_error(log))
+
+
+def test_missing_engine_writes_tex_and_says_how_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = write_report(load_problem("exercise2"), tmp_path / "out", name="e", path=str(empty))
+    assert result.tex.exists() and result.pdf is None
+    assert any("apt-get install" in note for note in result.notes)
+
+
+def test_missing_engine_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Simulated by PATH without TeX: exit 0 with a hint, or 2 when --pdf was asked for."""
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))
+    command = [sys.executable, "-m", "symconv", "report", "-o", str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "apt-get install" in done.stderr and (tmp_path / "exercise2.tex").exists()
+    done = subprocess.run([*command, "--pdf"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no TeX engine" in done.stderr
+    assert not (tmp_path / "exercise2.pdf").exists()
+
+
+def test_submission_in_report_unavailable_note(tmp_path: Path) -> None:
+    result = write_report(
+        load_problem("exercise2"),
+        tmp_path,
+        pdf=False,
+        submission=Submission("s.md", note="the checker (symconv check) is not available."),
+    )
+    assert "Checking a submission" in result.tex.read_text()
