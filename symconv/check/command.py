@@ -1,0 +1,69 @@
+"""``symconv check FILE... [--problem FILE|NAME] [--json] [--jobs N]``.
+
+``configure`` only adds options (cheap to import); ``run`` imports lark and SymPy.
+Exit status: 0 nothing incorrect, 1 something incorrect, 2 unreadable input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``symconv check``."""
+    from symconv.cli import add_problem_options
+
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Markdown or LaTeX documents")
+    add_problem_options(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--jobs", metavar="N", default="1", help="check N files in parallel processes (default 1)"
+    )
+    parser.add_argument(
+        "--timeout", metavar="S", default="2", help="seconds per equation (default 2)"
+    )
+    parser.add_argument("--plain", action="store_true", help="no colour")
+    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _positive(option: str, text: str, kind: type) -> Any:
+    from symconv.errors import UsageError
+
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UsageError(f"`{option}` (={text!r}) must be a positive number") from None
+    if value <= 0 or value > 10_000:
+        raise UsageError(f"`{option}` (={text!r}) must be a positive number up to 10000")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every file; print the report (or JSON); return the exit status."""
+    from symconv.check.run import check_files
+    from symconv.cli import console_from_args, load_problem_from_args
+
+    jobs = _positive("--jobs", str(args.jobs), int)
+    timeout = _positive("--timeout", str(args.timeout), float)
+    if args.problem is None:
+        args.problem = "exercise2"  # the default problem of `check`
+    problem = load_problem_from_args(args)
+    results = check_files(args.files, problem, jobs=jobs, time_limit=timeout)
+    if args.json:
+        document: Any = results[0] if len(results) == 1 else results
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        from symconv.check.report import render_file, render_summary
+
+        console = console_from_args(args)
+        for data in results:
+            render_file(console, data, plain=args.plain)
+        if len(results) > 1:
+            render_summary(console, results)
+    return 1 if any(r["summary"]["incorrect"] for r in results) else 0

@@ -1,0 +1,604 @@
+"""Why a side is wrong: a catalogue of the common mistakes, each tried in turn.
+
+Each diagnosis rebuilds the side (or the truth) the way the mistake would have changed
+it and compares again; the first that makes the side right names the mistake:
+
+1. arithmetic slip — the last side is a number, the side before it is right;
+2. missing parentheses — a factor meant for a whole sum multiplies one term
+   (``w - α·a·x₁ + b·x₂`` for ``w - α·(a·x₁ + b·x₂)``), or a power meant for a sum;
+3. sign error — one ``+``/``−`` flipped, or the whole side negated;
+4. transpose missing — a product is right with one factor transposed;
+5. wrong label — the value belongs to another named quantity (ŷ₂ for ŷ₁, the next step);
+6. shared vs untied bias confused, stride ignored, padding ignored, dilation ignored —
+   the value is the truth of the problem changed that way;
+7. wrong or shifted index — the truth with x (or w, y, b) indices shifted, one index
+   swapped, or the kernel flipped (a true convolution instead of a cross-correlation).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lark import Token, Tree
+from sympy import Expr, Symbol
+
+from symconv.check.evaluate import Context, EvalError, Mat, Value, evaluate
+from symconv.check.match import compare, entries_of, show
+from symconv.check.parse import ParseFailure, parse_equation
+from symconv.check.truth import Truth
+from symconv.mathtext import sub
+
+if TYPE_CHECKING:
+    from symconv.check.judge import DocState
+
+__all__ = ["KINDS", "Diagnosis", "diagnose", "latex_of"]
+
+KINDS = (
+    "arithmetic_slip",
+    "missing_parentheses",
+    "sign_error",
+    "transpose_missing",
+    "wrong_label",
+    "bias_confused",
+    "stride_ignored",
+    "padding_ignored",
+    "dilation_ignored",
+    "wrong_index",
+)
+MAX_VARIANTS = 300
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A catalogued mistake: ``kind`` (one of :data:`KINDS`) and a sentence."""
+
+    kind: str
+    text: str
+
+
+# ---------------------------------------------------------------------------------------
+# tree helpers
+
+
+def latex_of(tree: Tree[Token] | Token) -> str:
+    """The LaTeX a tree was read from (normalised), for messages."""
+    if isinstance(tree, Token):
+        return str(tree)
+    k = tree.data
+    kids = tree.children
+    parts = [latex_of(c) for c in kids]
+    subtrees = [c for c in kids if isinstance(c, Tree)]
+    if k in ("paren",):
+        return "(" + parts[0] + ")"
+    if k == "group":
+        return "{" + parts[0] + "}"
+    if k == "tuple":
+        return "(" + ", ".join(latex_of(c) for c in subtrees) + ")"
+    if k == "frac":
+        return r"\frac{" + latex_of(subtrees[0]) + "}{" + latex_of(subtrees[1]) + "}"
+    if k == "sqrt":
+        return r"\sqrt{" + latex_of(subtrees[0]) + "}"
+    if k in ("accent", "font", "cal"):
+        return parts[0] + "{" + " ".join(parts[1:]) + "}"
+    if k == "matrix":
+        rows = [
+            " & ".join(latex_of(c) for c in r.children if isinstance(c, Tree)) for r in subtrees
+        ]
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+    if k in ("sub", "sup"):
+        return parts[0] + "{" + "".join(parts[1:]) + "}"
+    if k == "call":
+        inner = [c for c in subtrees[1:] if c.data not in ("sub", "sup", "prime")]
+        scripts = [c for c in subtrees[1:] if c.data in ("sub", "sup", "prime")]
+        return (
+            latex_of(subtrees[0])
+            + "("
+            + ", ".join(latex_of(c) for c in inner)
+            + ")"
+            + "".join(latex_of(c) for c in scripts)
+        )
+    if k == "binding":
+        return parts[0] + "=" + parts[1]
+    if k == "scripted":
+        return "".join(parts)
+    return " ".join(parts)
+
+
+def _terms(tree: Tree[Token]) -> list[tuple[int, Tree[Token]]]:
+    """A sum as signed terms: ``a - b + c`` → [(+1, a), (−1, b), (+1, c)]."""
+    if tree.data in ("add", "subtract"):
+        left, right = [c for c in tree.children if isinstance(c, Tree)]
+        return [*_terms(left), (1 if tree.data == "add" else -1, right)]
+    return [(1, tree)]
+
+
+def _factors(tree: Tree[Token]) -> list[Tree[Token]]:
+    if tree.data in ("mul", "imul"):
+        left, right = [c for c in tree.children if isinstance(c, Tree)]
+        return _factors(left) + _factors(right)
+    if tree.data == "call" and len(tree.children) == 2:
+        # η(ŷ₁ − y₁) reads as a call; as a product it is η · (ŷ₁ − y₁)
+        callee, argument = tree.children
+        if isinstance(callee, Tree) and isinstance(argument, Tree):
+            return [*_factors(callee), Tree("paren", [argument])]
+    return [tree]
+
+
+def _product(factors: list[Tree[Token]]) -> Tree[Token]:
+    result = factors[0]
+    for factor in factors[1:]:
+        result = Tree("mul", [result, Token("MULOP", r"\cdot"), factor])
+    return result
+
+
+def _paren(tree: Tree[Token]) -> Tree[Token]:
+    return Tree("paren", [tree])
+
+
+def _sum(terms: list[tuple[int, Tree[Token]]]) -> Tree[Token]:
+    sign, first = terms[0]
+    result: Tree[Token] = first if sign > 0 else Tree("neg", [Token("MINUS", "-"), first])
+    for sign, term in terms[1:]:
+        if sign > 0:
+            result = Tree("add", [result, Token("PLUS", "+"), term])
+        else:
+            result = Tree("subtract", [result, Token("MINUS", "-"), term])
+    return result
+
+
+def _replace(tree: Tree[Token], target: Tree[Token], new: Tree[Token]) -> Tree[Token]:
+    """A copy of ``tree`` with the subtree ``target`` (by identity) replaced."""
+    if tree is target:
+        return new
+    changed = False
+    children: list[Tree[Token] | Token] = []
+    for child in tree.children:
+        if isinstance(child, Tree):
+            replaced = _replace(child, target, new)
+            changed = changed or replaced is not child
+            children.append(replaced)
+        else:
+            children.append(child)
+    return Tree(tree.data, children) if changed else tree
+
+
+def _nodes(tree: Tree[Token]) -> Iterator[Tree[Token]]:
+    yield tree
+    for child in tree.children:
+        if isinstance(child, Tree):
+            yield from _nodes(child)
+
+
+def _sum_roots(tree: Tree[Token]) -> Iterator[Tree[Token]]:
+    """Sums not inside a larger sum (each flattened once)."""
+
+    def walk(node: Tree[Token], inside: bool) -> Iterator[Tree[Token]]:
+        is_sum = node.data in ("add", "subtract")
+        if is_sum and not inside:
+            yield node
+        for child in node.children:
+            if isinstance(child, Tree):
+                yield from walk(child, is_sum)
+
+    yield from walk(tree, False)
+
+
+def _regroupings(side: Tree[Token]) -> Iterator[tuple[Tree[Token], str]]:
+    """The side with one pair of parentheses added (see the module docstring)."""
+    for root in _sum_roots(side):
+        terms = _terms(root)
+        for i, (sign, term) in enumerate(terms):
+            factors = _factors(term)
+            # a factor in front of the i-th term meant for the terms after it too
+            for p in range(0 if sign < 0 else 1, len(factors)):
+                prefix, rest = factors[:p], factors[p:]
+                for j in range(i + 1, len(terms)):
+                    grouped = _paren(_sum([(1, _product(rest)), *terms[i + 1 : j + 1]]))
+                    new_term = _product([*prefix, grouped]) if prefix else grouped
+                    new = _sum([*terms[:i], (sign, new_term), *terms[j + 1 :]])
+                    front = latex_of(_product(prefix)) if prefix else "the minus sign"
+                    yield (
+                        _replace(side, root, new),
+                        (
+                            f"{front} multiplies only the first term; it is meant for "
+                            f"({latex_of(grouped.children[0])})"
+                        ),
+                    )
+            # a power meant for the sum before it: a - b^2 for (a - b)^2
+            if term.data == "scripted" and i > 0:
+                primary, *scripts = [c for c in term.children if isinstance(c, Tree)]
+                if any(s.data == "sup" for s in scripts):
+                    for j in range(i):
+                        inner = _sum([*terms[j:i], (sign, primary)])
+                        new_term = Tree("scripted", [Tree("paren", [inner]), *scripts])
+                        new = _sum([*terms[:j], (1, new_term), *terms[i + 1 :]])
+                        yield (
+                            _replace(side, root, new),
+                            (f"the power applies to ({latex_of(inner)}), not to its last term"),
+                        )
+
+
+def _sign_flips(side: Tree[Token]) -> Iterator[tuple[Tree[Token], str]]:
+    for node in _nodes(side):
+        if node.data in ("add", "subtract"):
+            left, right = [c for c in node.children if isinstance(c, Tree)]
+            flipped = _sum([(1, left), (-1 if node.data == "add" else 1, right)])
+            wrote = "+" if node.data == "add" else "−"
+            yield (
+                _replace(side, node, flipped),
+                (f"the {wrote} before {latex_of(right)} should be {'−' if wrote == '+' else '+'}"),
+            )
+        elif node.data == "neg":
+            operand = next(c for c in node.children if isinstance(c, Tree))
+            yield _replace(side, node, operand), f"the minus before {latex_of(operand)} is wrong"
+
+
+def _transposed(tree: Tree[Token]) -> Tree[Token]:
+    top = Tree("top", [Token("TOP", r"\top")])
+    return Tree("scripted", [Tree("paren", [tree]), Tree("sup", [Token("SUP", "^"), top])])
+
+
+def _transposes(side: Tree[Token]) -> Iterator[tuple[Tree[Token], str]]:
+    for node in _nodes(side):
+        if node.data in ("mul", "imul"):
+            left, right = [c for c in node.children if isinstance(c, Tree)]
+            yield (
+                _replace(
+                    side, node, Tree("mul", [_transposed(left), Token("MULOP", r"\cdot"), right])
+                ),
+                (f"the first factor {latex_of(left)} should be transposed"),
+            )
+            yield (
+                _replace(
+                    side, node, Tree("mul", [left, Token("MULOP", r"\cdot"), _transposed(right)])
+                ),
+                (f"the second factor {latex_of(right)} should be transposed"),
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# the catalogue
+
+
+def diagnose(
+    *,
+    side: Tree[Token],
+    written: Value,
+    expected: Value,
+    lhs: Tree[Token],
+    state: DocState,
+    step: int,
+    bound: dict[str, int],
+    output: int | None,
+    previous_ok: bool,
+    previous: object,
+    last: bool,
+    numeric: bool,
+) -> Diagnosis | None:
+    """The first catalogued mistake that explains ``written`` ≠ ``expected``, or None."""
+    truth = state.truth
+
+    def context(out: int | None = output, t: Truth = truth) -> Context:
+        return Context(truth=t, step=step, env=state.env, indices=dict(bound), output=out)
+
+    def holds(tree: Tree[Token], want: Value, out: int | None = output, t: Truth = truth) -> bool:
+        try:
+            value = evaluate(tree, context(out, t))
+        except EvalError:
+            return False
+        return compare(value, want, t, step, numeric=numeric, exact=False).equal
+
+    strangers = _strangers(side, state, step, bound, output)
+    if strangers:
+        return strangers
+
+    # 1. a number after a right side: the arithmetic slipped
+    if previous_ok and _is_number(written, truth):
+        shown = show(_numeric(expected, truth, step))
+        return Diagnosis(
+            "arithmetic_slip",
+            f"arithmetic slip in the last step: the side before is right and equals {shown}, "
+            f"not {show(written)}",
+        )
+
+    # a matrix written entry by entry: diagnose the first wrong entry
+    target, want = side, expected
+    cell = _first_wrong_cell(side, written, expected, truth, step, context, numeric)
+    if cell is not None:
+        target, want = cell
+
+    # 2.–4. mistakes in how the side is written
+    for variants, kind, lead in (
+        (_regroupings, "missing_parentheses", "missing parentheses"),
+        (_sign_flips, "sign_error", "sign error"),
+        (_transposes, "transpose_missing", "transpose missing"),
+    ):
+        for variant, reason in itertools.islice(variants(target), MAX_VARIANTS):
+            if holds(variant, want):
+                return Diagnosis(kind, f"{lead}: {_pretty(reason)}")
+    if _negated(written, expected, truth, step, numeric):
+        return Diagnosis("sign_error", "sign error: the side is the negative of the truth")
+
+    # 6. the truth of a changed problem
+    problem = truth.problem
+    changes: list[tuple[str, dict[str, object], str]] = []
+    if problem.bias in ("shared", "untied"):
+        other = "shared" if problem.bias == "untied" else "untied"
+        changes.append(
+            (
+                "bias_confused",
+                {"bias": other},
+                f"shared vs untied bias confused: this is right for "
+                f"{'an' if other == 'untied' else 'a'} {other} bias, but the layer's bias is "
+                f"{problem.bias}"
+                + (" (one per output)" if problem.bias == "untied" else " (one for all outputs)"),
+            )
+        )
+    if problem.stride != 1:
+        changes.append(
+            (
+                "stride_ignored",
+                {"stride": 1},
+                f"stride ignored: this is the value for stride 1, "
+                f"the layer has stride {problem.stride}",
+            )
+        )
+    if problem.padding:
+        changes.append(
+            (
+                "padding_ignored",
+                {"padding": 0},
+                f"padding ignored: this is the value without "
+                f"padding, the layer pads {problem.padding} on each side",
+            )
+        )
+    if problem.dilation != 1:
+        changes.append(("dilation_ignored", {"dilation": 1}, "dilation ignored"))
+    for kind, change, text in changes:
+        changed = truth.variant(**change)
+        if changed is None:
+            continue
+        changed.base = truth.base
+        out = output if output is None or output < changed.m else None
+        try:
+            want_changed = evaluate(lhs, context(out, changed))
+        except EvalError:
+            continue
+        if holds(side, want_changed, out, changed):
+            return Diagnosis(kind, text)
+
+    # 5. the value of another named quantity
+    found = _other_quantity(side, written, expected, lhs, truth, step, context, numeric)
+    if found is not None:
+        return Diagnosis("wrong_label", found)
+
+    # 7. indices (only meaningful while the side still has symbols)
+    if _is_number(written, truth):
+        return None
+    index = _index_mistake(written, expected, truth, step, numeric)
+    if index is not None:
+        return Diagnosis("wrong_index", index)
+    return None
+
+
+def _strangers(
+    side: Tree[Token], state: DocState, step: int, bound: dict[str, int], output: int | None
+) -> Diagnosis | None:
+    """Symbols the problem does not have: x₅ when n = 4, or b without a bias."""
+    ctx = Context(truth=state.truth, step=step, env=state.env, indices=dict(bound), output=output)
+    try:
+        evaluate(side, ctx)
+    except EvalError:
+        return None
+    if not ctx.nonexistent:
+        return None
+    problem = state.truth.problem
+    names = ", ".join(sorted(_pretty_symbol(s) for s in ctx.nonexistent))
+    if (
+        any(s.name == "b" or s.name.startswith("b") for s in ctx.nonexistent)
+        and problem.bias == "none"
+    ):
+        return Diagnosis("bias_confused", f"the layer has no bias, but the side adds {names}")
+    sizes = f"n = {problem.n}, k = {problem.k}, m = {problem.m}"
+    return Diagnosis("wrong_index", f"wrong index: {names} does not exist ({sizes})")
+
+
+def _pretty(text: str) -> str:
+    from symconv.check.report import pretty
+
+    return pretty(text)
+
+
+def _is_number(value: Value, truth: Truth) -> bool:
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    return all(truth.full(e).free_symbols == set() for e in entries)
+
+
+def _numeric(value: Value, truth: Truth, step: int) -> Value:
+    values = truth.values(step) or {}
+    if isinstance(value, Mat):
+        return Mat(value.m.applyfunc(lambda e: truth.full(e).xreplace(values)))
+    result: Expr = truth.full(value).xreplace(values)
+    return result
+
+
+def _negated(written: Value, expected: Value, truth: Truth, step: int, numeric: bool) -> bool:
+    negative: Value = (
+        Mat(-expected.m, free=expected.free) if isinstance(expected, Mat) else -expected
+    )
+    if compare(written, negative, truth, step, numeric=numeric, exact=False).equal:
+        return not compare(written, expected, truth, step, numeric=numeric, exact=False).equal
+    return False
+
+
+def _first_wrong_cell(
+    side: Tree[Token],
+    written: Value,
+    expected: Value,
+    truth: Truth,
+    step: int,
+    context: Callable[[], Context],
+    numeric: bool,
+) -> tuple[Tree[Token], Value] | None:
+    if side.data != "matrix" or not isinstance(written, Mat):
+        return None
+    cells = [
+        c
+        for row in side.children
+        if isinstance(row, Tree)
+        for c in row.children
+        if isinstance(c, Tree)
+    ]
+    pairs, shape = entries_of(written, expected)
+    if shape or len(pairs) != len(cells):
+        return None
+    for cell, (w, e) in zip(cells, pairs):
+        if not compare(w, e, truth, step, numeric=numeric, exact=False).equal:
+            return cell, e
+    return None
+
+
+def _quantities(truth: Truth, step: int) -> list[tuple[str, str, int | None]]:
+    """Named quantities a value may belong to: (LaTeX, name, output index)."""
+    base, problem = truth.base, truth.problem
+    out: list[tuple[str, str, int | None]] = []
+    nxt = f"^{{({step + 1})}}"
+    for j in range(problem.m):
+        out.append((rf"\hat{{y}}_{{{j + base}}}", f"ŷ{sub(j + 1)}", j))
+    for j in range(problem.m):
+        out.append((rf"\hat{{y}}_{{{j + base}}}{nxt}", f"ŷ{sub(j + 1)} after the update", j))
+    out += [
+        (r"\hat{y}", "ŷ", None),
+        (rf"\hat{{y}}{nxt}", "ŷ after the update", None),
+        (r"L", "L", None),
+        (rf"L{nxt}", "L after the update", None),
+        (r"\frac{\partial L}{\partial \hat{y}}", "∂L/∂ŷ", None),
+        (r"\frac{\partial L}{\partial w}", "∂L/∂w", None),
+        (r"\frac{\partial L}{\partial x}", "∂L/∂x", None),
+        (r"w", "w", None),
+        (r"w^{(1)}", "w after the update", None),
+    ]
+    if problem.bias != "none":
+        out += [
+            (r"\frac{\partial L}{\partial b}", "∂L/∂b", None),
+            (r"b", "b", None),
+            (r"b^{(1)}", "b after the update", None),
+        ]
+    for stem, name, count in (
+        ("w", "w", problem.k),
+        ("x", "x", problem.n),
+        ("\\hat{y}", "ŷ", problem.m),
+    ):
+        for j in range(count):
+            out.append(
+                (
+                    rf"\frac{{\partial L}}{{\partial {stem}_{{{j + base}}}}}",
+                    f"∂L/∂{name}{sub(j + 1)}",
+                    None,
+                )
+            )
+    return out
+
+
+def _other_quantity(
+    side: Tree[Token],
+    written: Value,
+    expected: Value,
+    lhs: Tree[Token],
+    truth: Truth,
+    step: int,
+    context: Callable[..., Context],
+    numeric: bool,
+) -> str | None:
+    for latex, name, out in _quantities(truth, step):
+        try:
+            tree = parse_equation(latex).children[0]
+            assert isinstance(tree, Tree)
+            value = evaluate(tree, context(out))
+        except (ParseFailure, EvalError, AssertionError):
+            continue
+        if compare(value, expected, truth, step, numeric=numeric, exact=False).equal:
+            continue  # the quantity the left side names
+        try:
+            again = evaluate(side, context(out)) if out is not None else written
+        except EvalError:
+            continue
+        if compare(again, value, truth, step, numeric=numeric, exact=False).equal:
+            shown = show(_numeric(value, truth, step))
+            want = show(_numeric(expected, truth, step))
+            return (
+                f"wrong label: the value is that of {name} (= {shown}), not of the quantity "
+                f"on the left (= {want})"
+            )
+    return None
+
+
+def _index_mistake(
+    written: Value, expected: Value, truth: Truth, step: int, numeric: bool
+) -> str | None:
+    sym = truth.d.symbols
+    families: list[tuple[str, tuple[Symbol, ...]]] = [
+        ("x", sym.x),
+        ("w", sym.w),
+        ("y", sym.y),
+        ("yhat", sym.yhat),
+    ]
+    if isinstance(sym.b, tuple):
+        families.append(("b", sym.b))
+
+    def full(value: Value) -> Value:
+        if isinstance(value, Mat):
+            return Mat(value.m.applyfunc(truth.full), free=value.free)
+        return truth.full(value)
+
+    targets = [expected, full(expected)]  # indices in the placeholders, then in the inputs
+
+    def apply_to(target: Value, mapping: dict[Symbol, Expr]) -> Value:
+        if isinstance(target, Mat):
+            return Mat(target.m.applyfunc(lambda e: e.xreplace(mapping)), free=target.free)
+        result: Expr = target.xreplace(mapping)
+        return result
+
+    def same_to(target: Value, mapping: dict[Symbol, Expr]) -> bool:
+        candidate = apply_to(target, mapping)
+        return compare(written, candidate, truth, step, numeric=numeric, exact=False).equal
+
+    def apply(mapping: dict[Symbol, Expr]) -> dict[Symbol, Expr]:
+        return mapping
+
+    def same(mapping: dict[Symbol, Expr]) -> bool:
+        return any(same_to(target, mapping) for target in targets)
+
+    names = {"x": "x", "w": "w", "y": "y", "yhat": "ŷ", "b": "b"}
+    # the kernel flipped: a convolution where the layer computes a cross-correlation
+    flipped = dict(zip(sym.w, reversed(sym.w)))
+    if len(sym.w) > 1 and same(apply(dict(flipped))):
+        return (
+            "wrong index: the kernel is flipped (w_j ↔ w_{k+1-j}); a deep-learning "
+            "convolution is a cross-correlation, it does not flip the kernel"
+        )
+    for stem, family in families:
+        for delta in (1, -1, 2, -2):
+            mapping: dict[Symbol, Expr] = {
+                s: Symbol(f"{stem}{i + 1 + delta}", real=True) for i, s in enumerate(family)
+            }
+            if same(apply(mapping)):
+                return (
+                    f"shifted index: every {names[stem]} index is off by {delta:+d} "
+                    f"({names[stem]}{sub(1 + delta) if 1 + delta > 0 else '_' + str(1 + delta)} "
+                    f"where {names[stem]}₁ belongs)"
+                )
+    for _, family in families:
+        for a, b in itertools.permutations(family, 2):
+            if same(apply({a: b})):
+                return f"wrong index: {_pretty_symbol(b)} where {_pretty_symbol(a)} belongs"
+    return None
+
+
+def _pretty_symbol(symbol: Symbol) -> str:
+    from symconv.mathtext import name
+
+    return name(symbol.name)

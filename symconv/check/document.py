@@ -1,0 +1,172 @@
+"""Find the displayed equations of a Markdown or LaTeX document.
+
+Display math is ``$$…$$``, ``\\[…\\]`` or an ``equation``/``align``/``gather``
+environment (starred or not).  Each equation keeps its line number (1-based, the line
+its text starts on), its label (``\\tag{5a}``, ``\\label{5a}``, or a ``(5a)`` alone on the
+line after the block) and the prose heading it sits under.  Rows of ``align`` are
+separate equations unless a row starts with ``=`` (it continues the chain above).
+
+Example:
+    >>> [e.label for e in read_equations("$$a = 1 \\\\tag{1}$$\\n")]
+    ['1']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Equation", "read_equations", "split_rows"]
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One displayed equation: its LaTeX (tags removed), label, line and heading."""
+
+    latex: str
+    label: str | None
+    line: int
+    heading: str = ""
+
+    @property
+    def name(self) -> str:
+        """The label as written, or ``line N``."""
+        return self.label if self.label else f"line {self.line}"
+
+
+_OPENERS = re.compile(
+    r"\$\$|\\\[|\\begin\{(equation|align|gather|multline|eqnarray|displaymath)(\*?)\}"
+)
+_TAG = re.compile(r"\\(?:tag\*?|label)\s*\{([^{}]*)\}")
+_AFTER_LABEL = re.compile(r"\s*\(([0-9A-Za-z.\-]{1,12})\)\s*")
+_HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\d+(\.\d+)*\.?\s+\S.*|\\(sub)*section\*?\{.*)$")
+_MULTI_ROW = {"align", "gather", "eqnarray"}
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _heading_before(lines: list[str], line: int) -> str:
+    for number in range(line - 2, -1, -1):
+        candidate = lines[number].strip()
+        if candidate and _HEADING.match(candidate) and len(candidate) < 120:
+            return candidate.lstrip("#").strip()
+    return ""
+
+
+def split_rows(body: str) -> list[str]:
+    """Split at top-level ``\\\\`` (not inside a matrix or braces)."""
+    rows: list[str] = []
+    depth = 0
+    env_depth = 0
+    start = 0
+    i = 0
+    while i < len(body):
+        if body.startswith("\\begin{", i):
+            env_depth += 1
+        elif body.startswith("\\end{", i):
+            env_depth -= 1
+        char = body[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif body.startswith("\\\\", i):
+            if depth == 0 and env_depth == 0:
+                rows.append(body[start:i])
+                start = i + 2
+            i += 2
+            continue
+        elif char == "\\":
+            i += 2
+            continue
+        i += 1
+    rows.append(body[start:])
+    return [r for r in rows if r.strip()]
+
+
+def _strip_alignment(row: str) -> str:
+    """Remove ``&`` alignment marks outside matrices."""
+    out: list[str] = []
+    env_depth = 0
+    i = 0
+    while i < len(row):
+        if row.startswith("\\begin{", i):
+            env_depth += 1
+        elif row.startswith("\\end{", i):
+            env_depth -= 1
+        if row[i] == "\\" and i + 1 < len(row):
+            out.append(row[i : i + 2])
+            i += 2
+            continue
+        if row[i] == "&" and env_depth == 0:
+            out.append(" ")
+        else:
+            out.append(row[i])
+        i += 1
+    return "".join(out)
+
+
+def _take_tag(text: str) -> tuple[str, str | None]:
+    labels = _TAG.findall(text)
+    return _TAG.sub(" ", text), (labels[0].strip() if labels else None)
+
+
+def read_equations(text: str) -> list[Equation]:
+    """Every displayed equation of ``text`` in order (see the module docstring)."""
+    lines = text.split("\n")
+    equations: list[Equation] = []
+    position = 0
+    while True:
+        match = _OPENERS.search(text, position)
+        if match is None:
+            break
+        opener = match.group(0)
+        environment = match.group(1)
+        if opener == "$$":
+            closer = "$$"
+        elif opener == "\\[":
+            closer = "\\]"
+        else:
+            closer = f"\\end{{{environment}{match.group(2)}}}"
+        end = text.find(closer, match.end())
+        if end < 0:
+            break  # an unclosed block: nothing more to read
+        body = text[match.end() : end]
+        after = end + len(closer)
+        line = _line_of(text, match.start())
+        heading = _heading_before(lines, line)
+        # a label alone on the line after the block: "(5a)"
+        next_line_end = text.find("\n", after)
+        rest = text[after : next_line_end if next_line_end >= 0 else len(text)]
+        trailing: str | None = None
+        following = rest
+        if not rest.strip() and next_line_end >= 0:
+            line_after_end = text.find("\n", next_line_end + 1)
+            following = text[next_line_end + 1 : line_after_end if line_after_end >= 0 else None]
+        found = _AFTER_LABEL.fullmatch(following)
+        if found:
+            trailing = found.group(1)
+        position = after
+        rows = split_rows(body) if environment in _MULTI_ROW else [body]
+        row_line = line
+        chain: list[tuple[str, str | None, int]] = []
+        for row in rows:
+            row_text, label = _take_tag(row)
+            row_text = _strip_alignment(row_text).strip()
+            if not row_text:
+                continue
+            if chain and re.match(r"^(=|\\approx)", row_text):
+                previous, previous_label, previous_line = chain[-1]
+                chain[-1] = (previous + " " + row_text, previous_label or label, previous_line)
+            else:
+                chain.append((row_text, label, row_line))
+            row_line += row.count("\n")
+        if len(chain) == 1 and chain[0][1] is None and trailing:
+            chain[0] = (chain[0][0], trailing, chain[0][2])
+        for row_text, label, row_number in chain:
+            if len(chain) > 1:
+                row_number = _line_of(text, match.end() + body.find(row_text.split()[0]))
+            equations.append(Equation(row_text, label, max(row_number, line), heading))
+    return equations

@@ -1,0 +1,980 @@
+"""Turn a parse tree (``grammar.lark``) into SymPy values, node by node — never ``eval``.
+
+A side of an equation becomes a scalar SymPy expression or a :class:`Mat`.  Names mean
+the problem's quantities: ``x_j``, ``w_j``, ``b``/``b_i``, ``y_i``, ``\\hat{y}_i`` (a
+placeholder for the i-th output), ``\\mathcal{L}`` (the loss in the placeholders),
+``\\alpha`` (the learning rate), ``\\frac{\\partial N}{\\partial D}`` (derivatives computed
+from the truth), ``w^{(1)}`` (a later step).  Products follow matrix rules; where the
+written product is undefined or an outer product but its intent is plain (a column
+times a row read as a dot product, ``(2×1)·(2×3)`` read with a transpose) the value is
+the intended one and a *notation* note is recorded.
+"""
+
+from __future__ import annotations
+
+import math as _math
+from dataclasses import dataclass, field
+from typing import Union
+
+from lark import Token, Tree
+from sympy import (
+    Abs,
+    Add,
+    Expr,
+    ImmutableMatrix,
+    Integer,
+    Mul,
+    Pow,
+    Rational,
+    Symbol,
+    diff,
+    sqrt,
+)
+
+from symconv.check.truth import MAX_STEP, Truth
+
+__all__ = [
+    "Context",
+    "EvalError",
+    "FreeIndex",
+    "Mat",
+    "OutOfRange",
+    "Unknown",
+    "Value",
+    "evaluate",
+    "name_key",
+]
+
+MAX_SUM_TERMS = 2000
+MAX_NUMBER_DIGITS = 40
+MAX_SYMBOLIC_POWER = 16
+MAX_DIGITS = 2000
+
+
+class EvalError(Exception):
+    """The side cannot be given a value (the reason is the text)."""
+
+
+class Unknown(EvalError):
+    """A name that is not a quantity of the problem nor defined in the document."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown symbol `{name}`")
+
+
+class FreeIndex(EvalError):
+    """An index letter (``i`` in ``\\hat{y}_i``) not bound by a sum."""
+
+    def __init__(self, letter: str) -> None:
+        self.letter = letter
+        super().__init__(f"free index `{letter}`")
+
+
+class OutOfRange(EvalError):
+    """An index outside the quantity (raised only in strict mode)."""
+
+
+@dataclass(frozen=True)
+class Mat:
+    """A matrix value.  ``free``: a named vector/Jacobian whose layout (row or column,
+    numerator or denominator) is a convention, so it may be transposed silently;
+    ``tag``: ``"x"`` for the plain input vector (read as a window inside ŷ_i)."""
+
+    m: ImmutableMatrix
+    free: bool = False
+    tag: str | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns)."""
+        rows, cols = self.m.shape
+        return int(rows), int(cols)
+
+    @property
+    def is_vector(self) -> bool:
+        """One row or one column."""
+        return 1 in self.shape
+
+    def entries(self) -> list[Expr]:
+        """Entries row by row."""
+        return list(self.m)
+
+
+@dataclass(frozen=True)
+class DerivOp:
+    """``\\nabla_w`` or ``\\frac{\\partial}{\\partial w}``: waits for what it differentiates."""
+
+    den: Tree[Token]
+    coefficient: Value | None = None  # η in η∇_w L
+
+
+@dataclass(frozen=True)
+class PartialOf:
+    """``\\partial X`` inside a fraction (``tree`` is None for a bare ``\\partial``)."""
+
+    tree: Tree[Token] | None
+
+
+Value = Union[Expr, Mat]  # noqa: UP007 - a runtime alias
+_Any = Union[Expr, Mat, DerivOp, PartialOf]  # noqa: UP007
+
+_LOSS_NAMES = {"cal:L", "L", "E", "cal:E", "ell", "cal:J"}
+_RATE_NAMES = {"alpha", "eta", "text:lr", "text:\\alpha", "text:eta"}
+_STEP_WORDS = {"new", "next", "updated", "update", "neu", "+"}
+_SIZE_LETTERS = ("n", "k", "m", "s", "p", "d")
+
+
+@dataclass
+class Context:
+    """What a name means here: the truth, the step, the output i, the bound indices."""
+
+    truth: Truth
+    step: int = 0
+    output: int | None = None  # 0-based output index when the left side is ŷ_i
+    env: dict[str, Value] = field(default_factory=dict)
+    indices: dict[str, int] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    strict: bool = False
+    capture: bool = False  # inside ∂: ignore step marks, record them
+    captured: int = 0
+    nonexistent: set[Symbol] = field(default_factory=set)
+
+    def child(self) -> Context:
+        """A copy sharing env/flags but with its own index bindings."""
+        return Context(
+            truth=self.truth,
+            step=self.step,
+            output=self.output,
+            env=self.env,
+            indices=dict(self.indices),
+            flags=self.flags,
+            strict=self.strict,
+            capture=self.capture,
+            captured=self.captured,
+            nonexistent=self.nonexistent,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# helpers on values
+
+
+def _scalar(value: _Any) -> Expr | None:
+    """The value as a scalar if it is one (a 1×1 matrix counts)."""
+    if isinstance(value, Mat):
+        return value.m[0, 0] if value.shape == (1, 1) else None
+    if isinstance(value, (DerivOp, PartialOf)):
+        return None
+    return value
+
+
+def _value(value: _Any) -> Value:
+    if isinstance(value, (DerivOp, PartialOf)):
+        raise EvalError("a derivative operator without anything to differentiate")
+    return value
+
+
+def _vector(entries: list[Expr], *, free: bool = True, tag: str | None = None) -> Mat:
+    return Mat(ImmutableMatrix(len(entries), 1, entries), free=free, tag=tag)
+
+
+def _shape_text(shape: tuple[int, int]) -> str:
+    return f"({shape[0]}×{shape[1]})"
+
+
+def _check_size(expr: Expr) -> Expr:
+    """Refuse numbers with absurdly many digits (they would only slow everything)."""
+    if expr.is_Rational and expr != 0:
+        q = Rational(expr)
+        if max(abs(int(q.p)), abs(int(q.q))).bit_length() > MAX_DIGITS * 3.33:
+            raise EvalError("a number with more than 2000 digits")
+    return expr
+
+
+# ---------------------------------------------------------------------------------------
+# names
+
+
+def name_key(tree: Tree[Token] | Token) -> tuple[str, list[Tree[Token]]] | None:
+    """The name a primary denotes and the scripts written inside it (``\\hat{y_1}``).
+
+    ``x`` → ``("x", [])``, ``\\hat{\\mathbf{y}}_1`` → ``("hat:y", [])`` (outer scripts are
+    the caller's), ``\\hat{y_1}`` → ``("hat:y", [sub 1])``, ``\\mathcal{L}`` → ``("cal:L", [])``.
+    None for anything that is not a name.
+    """
+    if isinstance(tree, Token):
+        return None
+    kind = tree.data
+    tokens = [c for c in tree.children if isinstance(c, Token)]
+    if kind == "letter":
+        return str(tokens[0]), []
+    if kind == "greek":
+        return str(tokens[0]).lstrip("\\"), []
+    if kind == "text":
+        content = str(tokens[0])
+        content = content[content.find("{") + 1 : content.rfind("}")] if "{" in content else content
+        return "text:" + content.strip(), []
+    if kind == "cal":
+        return "cal:" + str(tokens[-1]), []
+    if kind in ("accent", "font"):
+        accent = str(tokens[0]).lstrip("\\")
+        inner: Tree[Token] | Token | None = None
+        for child in tree.children:
+            if isinstance(child, Tree):
+                inner = child
+        if inner is None:
+            inner = Tree("letter", [tokens[-1]])
+        scripts: list[Tree[Token]] = []
+        if isinstance(inner, Tree) and inner.data == "scripted":
+            scripts = [c for c in inner.children[1:] if isinstance(c, Tree)]
+            inner = inner.children[0]
+        if isinstance(inner, Tree) and inner.data == "paren":
+            inner = inner.children[0]
+        found = name_key(inner)
+        if found is None:
+            return None
+        key, inner_scripts = found
+        if kind == "accent" and accent in ("hat", "widehat"):
+            key = "hat:" + key.split(":")[-1]
+        elif kind == "accent":
+            key = accent + ":" + key
+        return key, inner_scripts + scripts
+    return None
+
+
+def _script_parts(scripts: list[Tree[Token]]) -> tuple[list[Tree[Token]], list[Tree[Token]]]:
+    subs = [s for s in scripts if s.data == "sub"]
+    sups = [s for s in scripts if s.data in ("sup", "prime")]
+    return subs, sups
+
+
+def _arg(script: Tree[Token]) -> Tree[Token] | Token:
+    return next(
+        c for c in script.children if not (isinstance(c, Token) and c.type in ("SUB", "SUP"))
+    )
+
+
+def _inner(tree: Tree[Token] | Token) -> Tree[Token] | Token:
+    """Strip ``group``/``paren`` wrappers."""
+    while isinstance(tree, Tree) and tree.data in ("group", "paren") and len(tree.children) == 1:
+        tree = tree.children[0]
+    return tree
+
+
+def _is_transpose(arg: Tree[Token] | Token) -> bool:
+    arg = _inner(arg)
+    if isinstance(arg, Tree):
+        if arg.data == "top":
+            return True
+        if arg.data == "letter" and str(arg.children[0]) == "T":
+            return True
+    return False
+
+
+def _is_two(arg: Tree[Token] | Token) -> bool:
+    arg = _inner(arg)
+    return isinstance(arg, Tree) and arg.data == "number" and str(arg.children[0]) == "2"
+
+
+def _step_mark(script: Tree[Token], ctx: Context) -> int | None:
+    """``^{(1)}`` → 1, ``'`` → 1, ``^{new}`` → 1; None when the superscript is a power."""
+    if script.data == "prime":
+        return 1
+    arg = _arg(script)
+    if isinstance(arg, Tree) and arg.data == "group":
+        arg = arg.children[0]
+    if isinstance(arg, Tree) and arg.data == "paren":
+        inner = _inner(arg)
+        if isinstance(inner, Tree) and inner.data == "number":
+            value = Rational(str(inner.children[0]))
+            if value.is_Integer and 0 <= int(value) <= MAX_STEP:
+                return int(value)
+        found = name_key(inner) if isinstance(inner, Tree) else None
+        if found and found[0].removeprefix("text:") in ("t+1", "new", "next"):
+            return ctx.step + 1
+        if found and found[0] in ("t", "text:t", "text:old"):
+            return ctx.step
+        raise EvalError("a step superscript that is not a number")
+    found = name_key(arg) if isinstance(arg, Tree) else None
+    if found and found[0].removeprefix("text:") in _STEP_WORDS:
+        return ctx.step + 1
+    if isinstance(arg, Tree) and arg.data == "text" and str(arg.children[0]) == "*":
+        raise EvalError("`^*` (an optimum) is not a quantity of the problem")
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# the evaluator
+
+
+def evaluate(tree: Tree[Token] | Token, ctx: Context) -> Value:
+    """The value of one side (a ``sum`` subtree).  Raises :class:`EvalError`."""
+    try:
+        return _value(_eval(tree, ctx))
+    except RecursionError:
+        raise EvalError("nested too deeply") from None
+    except (ZeroDivisionError, ArithmeticError):
+        raise EvalError("a division by zero") from None
+
+
+def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
+    if isinstance(tree, Token):
+        raise EvalError(f"unexpected `{tree}`")
+    kind = tree.data
+    kids = tree.children
+    trees = [c for c in kids if isinstance(c, Tree)]
+    if kind == "number":
+        text = str(kids[0])
+        if len(text) > MAX_NUMBER_DIGITS:
+            raise EvalError(f"a number with more than {MAX_NUMBER_DIGITS} digits")
+        return Rational(text)
+    if kind in ("paren", "group", "pos"):
+        return _eval(trees[0], ctx)
+    if kind == "neg":
+        return _negate(_value(_eval(trees[0], ctx)))
+    if kind in ("add", "subtract"):
+        left = _value(_eval(trees[0], ctx))
+        right = _value(_eval(trees[1], ctx))
+        return _add(left, right if kind == "add" else _negate(right))
+    if kind in ("mul", "imul", "star", "conv"):
+        left_any = _eval(trees[0], ctx)
+        if isinstance(left_any, DerivOp):
+            derivative = _derivative_of(trees[1], left_any.den, ctx)
+            if left_any.coefficient is None:
+                return derivative
+            return _multiply(left_any.coefficient, derivative, ctx, "cdot")
+        right_any = _eval(trees[1], ctx)
+        if isinstance(right_any, DerivOp):
+            # η ∇_w L reads (η ∇_w) L: keep η until the operator meets its operand
+            if right_any.coefficient is not None:
+                raise EvalError("a derivative operator at the end of a product")
+            return DerivOp(right_any.den, _value(left_any))
+        left, right = _value(left_any), _value(right_any)
+        if kind in ("star", "conv"):
+            conv = _convolution(left, right, ctx)
+            if conv is not None:
+                return conv
+        op = "implicit" if kind == "imul" else "cdot"
+        return _multiply(left, right, ctx, op)
+    if kind == "div":
+        left = _value(_eval(trees[0], ctx))
+        right = _scalar(_eval(trees[1], ctx))
+        if right is None:
+            raise EvalError("division by a matrix")
+        return _divide(left, right)
+    if kind == "hadamard":
+        left = _value(_eval(trees[0], ctx))
+        right = _value(_eval(trees[1], ctx))
+        return _hadamard(left, right)
+    if kind == "frac":
+        return _frac(trees[0], trees[1], ctx)
+    if kind == "sqrt":
+        inner = _scalar(_eval(trees[0], ctx))
+        if inner is None:
+            raise EvalError("the square root of a matrix")
+        return sqrt(inner)
+    if kind == "matrix":
+        return _matrix(trees, ctx)
+    if kind == "tuple":
+        entries = [_scalar(_eval(t, ctx)) for t in trees]
+        if any(e is None for e in entries):
+            raise EvalError("a tuple of matrices")
+        return _vector([e for e in entries if e is not None], free=True)
+    if kind == "norm":
+        return _norm(_value(_eval(trees[0], ctx)), squared=False)
+    if kind == "abs":
+        inner = _scalar(_eval(trees[0], ctx))
+        if inner is None:
+            raise EvalError("|…| of a matrix (write a norm ‖…‖)")
+        return Abs(inner)
+    if kind == "scripted":
+        return _scripted(trees[0], [t for t in trees[1:]], ctx)
+    if kind in ("letter", "greek", "text", "accent", "font", "cal"):
+        return _scripted(tree, [], ctx)
+    if kind == "call":
+        return _call(trees, ctx)
+    if kind == "bigsum":
+        return _bigsum(trees, ctx)
+    if kind == "partial":
+        return PartialOf(trees[0] if trees else None)
+    if kind == "nabla":
+        raise EvalError("∇ needs a subscript (∇_w L)")
+    if kind == "top":
+        raise EvalError("ᵀ outside a superscript")
+    if kind == "binding":
+        raise EvalError("`i = …` outside a sum")
+    raise EvalError(f"`{kind}` is not supported")
+
+
+def _negate(value: Value) -> Value:
+    if isinstance(value, Mat):
+        return Mat(-value.m, free=value.free)
+    return -value
+
+
+def _add(left: Value, right: Value) -> Value:
+    a, b = _scalar(left), _scalar(right)
+    if a is not None and b is not None:
+        return _check_size(a + b)
+    if isinstance(left, Mat) and isinstance(right, Mat):
+        if left.shape == right.shape:
+            return Mat(left.m + right.m, free=left.free and right.free)
+        if left.shape == right.shape[::-1] and (left.is_vector or left.free or right.free):
+            keep = right if left.free and not right.free else left
+            other = left if keep is right else right
+            return Mat(keep.m + other.m.T, free=left.free and right.free)
+        raise EvalError(f"adds a {_shape_text(left.shape)} and a {_shape_text(right.shape)} matrix")
+    # a scalar plus a vector: broadcast (a shared bias added to every output)
+    mat = left if isinstance(left, Mat) else right
+    scalar = b if a is None else a
+    assert isinstance(mat, Mat) and scalar is not None
+    return Mat(mat.m.applyfunc(lambda e: e + scalar), free=mat.free)
+
+
+def _divide(left: Value, right: Expr) -> Value:
+    if right == 0:
+        raise EvalError("a division by zero")
+    if isinstance(left, Mat):
+        return Mat(left.m / right, free=left.free)
+    return _check_size(left / right)
+
+
+def _hadamard(left: Value, right: Value) -> Value:
+    if isinstance(left, Mat) and isinstance(right, Mat):
+        a, b = left.entries(), right.entries()
+        if len(a) != len(b):
+            raise EvalError("an elementwise product of different sizes")
+        shape = left.shape
+        return Mat(ImmutableMatrix(shape[0], shape[1], [x * y for x, y in zip(a, b)]))
+    return _multiply(left, right, None, "cdot")
+
+
+def _window(ctx: Context) -> Mat | None:
+    """The k inputs output ``ctx.output`` reads (zeros where it reads padding)."""
+    if ctx.output is None:
+        return None
+    truth = ctx.truth
+    row = truth.d.windows[ctx.output]
+    xs = truth.d.symbols.x
+    return _vector([xs[t] if t is not None else Integer(0) for t in row], free=True, tag="window")
+
+
+def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
+    """A product with matrix rules; intended readings of loose notation are noted."""
+    a, b = _scalar(left), _scalar(right)
+    if a is not None and b is not None:
+        return _check_size(Mul(a, b))
+    if a is not None:
+        assert isinstance(right, Mat)
+        return Mat(right.m * a, free=right.free)
+    if b is not None:
+        assert isinstance(left, Mat)
+        return Mat(left.m * b, free=left.free)
+    assert isinstance(left, Mat) and isinstance(right, Mat)
+    # inside ŷ_i the plain input vector x means the window ŷ_i reads
+    if ctx is not None and left.is_vector and right.is_vector:
+        k = ctx.truth.problem.k
+        la, lb = len(left.entries()), len(right.entries())
+        if la != lb:
+            if left.tag == "x" and lb == k:
+                left = _window(ctx) or left
+            elif right.tag == "x" and la == k:
+                right = _window(ctx) or right
+    flags = ctx.flags if ctx is not None else []
+    if left.is_vector and right.is_vector and len(left.entries()) == len(right.entries()):
+        # the inner product of two vectors
+        dot = Add(*[x * y for x, y in zip(left.entries(), right.entries())])
+        (ra, ca), (rb, cb) = left.shape, right.shape
+        n = len(left.entries())
+        if n == 1 or left.free or right.free or (ra == 1 and cb == 1):
+            return dot
+        if ca == 1 and rb == 1:
+            flags.append(
+                f"a column times a row {_shape_text(left.shape)}·{_shape_text(right.shape)} "
+                "is, as matrices, an outer product; the dot product is written "
+                "aᵀb (a row times a column)"
+            )
+            return dot
+        if op == "implicit":
+            flags.append(
+                f"two {'columns' if ca == 1 else 'rows'} side by side are not a matrix "
+                "product; write aᵀb or a·b"
+            )
+        return dot
+    options_a = [left.m] + ([left.m.T] if left.free else [])
+    options_b = [right.m] + ([right.m.T] if right.free else [])
+    for ma in options_a:
+        for mb in options_b:
+            if ma.shape[1] == mb.shape[0]:
+                return Mat(ImmutableMatrix(ma * mb), free=left.free or right.free)
+    sa, sb = _shape_text(left.shape), _shape_text(right.shape)
+    if left.shape[0] == right.shape[0]:
+        flags.append(
+            f"a {sa}·{sb} product is not defined; it is read as the transpose of the first "
+            "factor times the second (a transpose is missing)"
+        )
+        return Mat(ImmutableMatrix(left.m.T * right.m), free=True)
+    if left.shape[1] == right.shape[1]:
+        flags.append(
+            f"a {sa}·{sb} product is not defined; it is read as the first factor times the "
+            "transpose of the second (a transpose is missing)"
+        )
+        return Mat(ImmutableMatrix(left.m * right.m.T), free=True)
+    raise EvalError(f"a {sa}·{sb} product is not defined")
+
+
+def _convolution(left: Value, right: Value, ctx: Context) -> Value | None:
+    """``w * x`` (either order): the layer's output without bias; None if not w and x."""
+    if not (isinstance(left, Mat) and isinstance(right, Mat)):
+        return None
+    tags = {left.tag, right.tag}
+    if tags != {"x", "w"}:
+        return None
+    d = ctx.truth.d
+    bias = {s: Integer(0) for s in d.symbols.bias_list()}
+    return _vector([e.xreplace(bias) for e in d.yhat], free=True)
+
+
+def _matrix(rows: list[Tree[Token]], ctx: Context) -> Mat:
+    cells: list[list[Expr]] = []
+    for row in rows:
+        entries: list[Expr] = []
+        for cell in [c for c in row.children if isinstance(c, Tree)]:
+            value = _scalar(_eval(cell, ctx))
+            if value is None:
+                raise EvalError("a matrix inside a matrix")
+            entries.append(value)
+        cells.append(entries)
+    width = len(cells[0])
+    if any(len(r) != width for r in cells):
+        raise EvalError("matrix rows of different lengths")
+    return Mat(ImmutableMatrix(cells))
+
+
+def _norm(value: Value, *, squared: bool) -> Expr:
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    total = Add(*[e**2 for e in entries])
+    if squared:
+        return total
+    if len(entries) == 1:
+        return Abs(entries[0])
+    return sqrt(total)
+
+
+def _power(base: Value, exponent: Expr, ctx: Context) -> Value:
+    if isinstance(base, Mat):
+        raise EvalError("a power of a matrix")
+    if not exponent.is_number:
+        raise EvalError("a symbolic exponent")
+    if not (exponent.is_Integer or exponent == Rational(1, 2) or exponent == Rational(-1, 2)):
+        raise EvalError("an exponent that is not an integer")
+    size = abs(exponent)
+    if not base.is_number and size > MAX_SYMBOLIC_POWER:
+        raise EvalError(f"a power above {MAX_SYMBOLIC_POWER} of a symbolic base")
+    if base.is_number and base.is_Rational and size > 1:
+        q = Rational(base)
+        magnitude = max(abs(int(q.p)), abs(int(q.q)), 1)
+        if _math.log10(magnitude) * float(size) > MAX_DIGITS:
+            raise EvalError("a number with more than 2000 digits")
+    elif size > 4096:
+        raise EvalError("an exponent above 4096")
+    if base == 0 and exponent < 0:
+        raise EvalError("a division by zero")
+    return _check_size(Pow(base, exponent))
+
+
+def _apply_sups(value: Value, sups: list[Tree[Token]], ctx: Context) -> Value:
+    for script in sups:
+        if script.data == "prime":
+            raise EvalError("a prime on something that is not a parameter")
+        arg = _arg(script)
+        if _is_transpose(arg):
+            if isinstance(value, Mat):
+                value = Mat(value.m.T, free=value.free, tag=value.tag)
+            continue  # the transpose of a scalar is itself
+        exponent = _scalar(_eval(arg, ctx))
+        if exponent is None:
+            raise EvalError("a matrix exponent")
+        value = _power(value, exponent, ctx)
+    return value
+
+
+def _index(tree: Tree[Token] | Token, ctx: Context) -> int:
+    """An index: a number, a bound letter, or arithmetic on them (``2i-1``)."""
+    tree = _inner(tree)
+    if isinstance(tree, Tree) and tree.data == "letter":
+        letter = str(tree.children[0])
+        if letter in ctx.indices:
+            return ctx.indices[letter]
+        sizes = _sizes(ctx)
+        if letter in sizes:
+            return sizes[letter]
+        raise FreeIndex(letter)
+    if isinstance(tree, Tree) and tree.data in (
+        "add",
+        "subtract",
+        "mul",
+        "imul",
+        "neg",
+        "number",
+        "call",
+    ):
+        value = _eval_index_expr(tree, ctx)
+        return value
+    raise EvalError("an index that is not a number")
+
+
+def _sizes(ctx: Context) -> dict[str, int]:
+    p = ctx.truth.problem
+    return {"n": p.n, "k": p.k, "m": p.m, "s": p.stride, "p": p.padding, "d": p.dilation}
+
+
+def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
+    kids = [c for c in tree.children if isinstance(c, Tree)]
+    kind = tree.data
+    if kind == "number":
+        value = Rational(str(tree.children[0]))
+        if not value.is_Integer or abs(value) > 10**6:
+            raise EvalError("an index that is not a whole number")
+        return int(value)
+    if kind == "neg":
+        return -_index(kids[0], ctx)
+    if kind == "call" and len(kids) != 2:
+        raise EvalError("an index that is not a number")
+    a, b = _index(kids[0], ctx), _index(kids[1], ctx)  # 2(i-1): a call is a product
+    if kind == "add":
+        return a + b
+    if kind == "subtract":
+        return a - b
+    return a * b
+
+
+def _bigsum(trees: list[Tree[Token]], ctx: Context) -> Value:
+    scripts, body = trees[:-1], trees[-1]
+    letter: str | None = None
+    low: int | None = None
+    high: int | None = None
+    for script in scripts:
+        if script.data == "prime":
+            raise EvalError("a prime on ∑")
+        arg = _arg(script)
+        if script.data == "sub":
+            arg = _inner(arg)
+            if isinstance(arg, Tree) and arg.data == "binding":
+                letter = str(arg.children[0])
+                low = _index(arg.children[1], ctx)
+            elif isinstance(arg, Tree) and arg.data == "letter":
+                letter = str(arg.children[0])
+            else:
+                raise EvalError("a ∑ without an index letter")
+        else:
+            high = _index(arg, ctx)
+    if letter is None:
+        raise EvalError("a ∑ without an index letter")
+    start = low if low is not None else ctx.truth.base
+    bounded = high is not None
+    stop = high if high is not None else start + MAX_SUM_TERMS
+    if stop - start + 1 > MAX_SUM_TERMS:
+        raise EvalError(f"a ∑ of more than {MAX_SUM_TERMS} terms")
+    total: Value | None = None
+    for value in range(start, stop + 1):
+        inner = ctx.child()
+        inner.indices[letter] = value
+        inner.strict = ctx.strict or not bounded
+        try:
+            term = _value(_eval(body, inner))
+        except OutOfRange:
+            if bounded:
+                raise
+            break  # ∑ᵢ without limits: every i the body exists for
+        total = term if total is None else _add(total, term)
+    if total is None:
+        raise EvalError("an empty ∑")
+    return total
+
+
+def _call(trees: list[Tree[Token]], ctx: Context) -> Value:
+    callee, rest = trees[0], trees[1:]
+    args = [t for t in rest if t.data not in ("sub", "sup", "prime")]
+    scripts = [t for t in rest if t.data in ("sub", "sup", "prime")]
+    found = _callee_name(callee)
+    if found in _LOSS_NAMES and found not in ctx.env:
+        # L(ŷ, y), L(w): the loss, whatever its arguments are written as
+        return _apply_sups(_value(_eval(callee, ctx)), scripts, ctx)
+    head = _eval(callee, ctx)
+    if len(args) != 1:
+        raise EvalError("a function of several arguments that is not the loss")
+    group = _apply_sups(_value(_eval(args[0], ctx)), scripts, ctx)
+    if isinstance(head, DerivOp):
+        return _derivative_of(args[0], head.den, ctx)
+    return _multiply(_value(head), group, ctx, "implicit")
+
+
+def _callee_name(tree: Tree[Token]) -> str | None:
+    if tree.data == "scripted":
+        tree = tree.children[0] if isinstance(tree.children[0], Tree) else tree
+    found = name_key(tree)
+    return found[0] if found else None
+
+
+def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) -> _Any:
+    found = name_key(primary)
+    if primary.data == "nabla":
+        subs, sups = _script_parts(scripts)
+        if len(subs) != 1 or sups:
+            raise EvalError("∇ needs one subscript: ∇_w L")
+        return DerivOp(Tree("partial", [_arg(subs[0])]))
+    if found is None:
+        value = _eval(primary, ctx)
+        if isinstance(value, (DerivOp, PartialOf)):
+            raise EvalError("scripts on a derivative operator")
+        subs, sups = _script_parts(scripts)
+        if primary.data == "norm":
+            # ‖v‖₂² is the sum of squares; the subscript names the norm
+            square = [s for s in sups if s.data == "sup" and _is_two(_arg(s))][:1]
+            inner_tree = next(c for c in primary.children if isinstance(c, Tree))
+            result: Value = _norm(_value(_eval(inner_tree, ctx)), squared=bool(square))
+            return _apply_sups(result, [s for s in sups if s not in square], ctx)
+        for script in subs:
+            # (v)_i: an entry of a vector
+            if not isinstance(value, Mat) or not value.is_vector:
+                raise EvalError("a subscript on something that is not a vector")
+            position = _index(_arg(script), ctx) - ctx.truth.base
+            entries = value.entries()
+            if not 0 <= position < len(entries):
+                raise EvalError("an entry beyond the end of a vector")
+            value = entries[position]
+        return _apply_sups(_value(value), sups, ctx)
+    key, inner_scripts = found
+    return _name(key, inner_scripts + scripts, ctx)
+
+
+def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
+    """The value of a name with its sub/superscripts (index, step, transpose, power)."""
+    subs, sups = _script_parts(scripts)
+    step = ctx.step
+    stepped = False
+    powers: list[Tree[Token]] = []
+    for script in sups:
+        mark = _step_mark(script, ctx) if key not in ctx.env else None
+        if mark is not None and not stepped:
+            step, stepped = mark, True
+        else:
+            powers.append(script)
+    index: int | None = None
+    for script in subs:
+        arg = _arg(script)
+        found = name_key(_inner(arg)) if isinstance(_inner(arg), Tree) else None
+        if found and found[0].removeprefix("text:") in _STEP_WORDS | {"neu"}:
+            step, stepped = ctx.step + 1, True
+            continue
+        if found and found[0].removeprefix("text:") in ("old", "t"):
+            continue
+        if index is not None:
+            raise EvalError("two indices on one name")
+        index = _index(arg, ctx)
+    if ctx.capture:
+        ctx.captured = max(ctx.captured, step - ctx.step)
+        offset = 0
+    else:
+        offset = step - ctx.step
+    value = _quantity(key, index, ctx)
+    if offset == 1 and key in ("w", "b") and key not in ctx.env:
+        value = _updated(key, index, ctx)  # θ − α·∂L/∂θ, with the placeholders ŷᵢ kept
+    elif offset:
+        value = _at_offset(value, offset, ctx)
+    return _apply_sups(value, powers, ctx)
+
+
+def _updated(key: str, index: int | None, ctx: Context) -> Value:
+    d = ctx.truth.d
+    updates = d.w_next if key == "w" else d.b_next
+    if updates is None:
+        raise EvalError("the problem has no bias to update")
+    if key == "b" and ctx.truth.problem.bias == "shared":
+        return updates[0]
+    if index is None:
+        if key == "b" and ctx.output is not None:
+            return updates[ctx.output]
+        return _vector(list(updates), free=True)
+    position = index - ctx.truth.base
+    if not 0 <= position < len(updates):
+        raise EvalError(f"{key}_{index} does not exist")
+    return updates[position]
+
+
+def _at_offset(value: Value, offset: int, ctx: Context) -> Value:
+    truth = ctx.truth
+    try:
+        if isinstance(value, Mat):
+            shifted = value.m.applyfunc(lambda e: truth.shift(e, offset, ctx.step))
+            return Mat(ImmutableMatrix(shifted), free=value.free)
+        return truth.shift(value, offset, ctx.step)
+    except LookupError as exc:
+        raise EvalError(str(exc)) from None
+
+
+def _family(ctx: Context, key: str) -> tuple[Symbol, ...] | None:
+    sym = ctx.truth.d.symbols
+    if key == "x":
+        return sym.x
+    if key == "w":
+        return sym.w
+    if key == "y":
+        return sym.y
+    if key == "hat:y":
+        return sym.yhat
+    return None
+
+
+def _member(ctx: Context, key: str, stem: str, family: tuple[Symbol, ...], index: int) -> Expr:
+    """The ``index``-th (document numbering) symbol of a family, padding or a stranger."""
+    position = index - ctx.truth.base
+    if 0 <= position < len(family):
+        return family[position]
+    problem = ctx.truth.problem
+    if (
+        key == "x"
+        and problem.padding
+        and -problem.padding <= position < len(family) + problem.padding
+    ):
+        if problem.padding_mode == "circular":
+            return family[position % len(family)]
+        return Integer(0)  # a zero of the padding
+    if ctx.strict:
+        raise OutOfRange(f"{stem}_{index} does not exist")
+    stranger = Symbol(f"{stem}{position + 1}", real=True)  # named like the problem's symbols
+    ctx.nonexistent.add(stranger)
+    return stranger
+
+
+def _quantity(key: str, index: int | None, ctx: Context) -> Value:
+    """The problem's quantity named ``key`` (entry ``index`` if given), at the current step."""
+    truth = ctx.truth
+    if key in ctx.env:
+        value = ctx.env[key]
+        if index is None:
+            return value
+        if isinstance(value, Mat) and value.is_vector:
+            entries = value.entries()
+            position = index - truth.base
+            if 0 <= position < len(entries):
+                return entries[position]
+        raise EvalError(f"`{key}` has no entry {index}")
+    stems = {"x": "x", "w": "w", "y": "y", "hat:y": "yhat"}
+    family = _family(ctx, key)
+    if family is not None:
+        if index is None:
+            return _vector(list(family), free=True, tag=key if key in ("x", "w") else None)
+        return _member(ctx, key, stems[key], family, index)
+    if key == "b":
+        return _bias(index, ctx)
+    if key in _LOSS_NAMES:
+        if index is not None:
+            raise EvalError(f"an index on the loss `{key}`")
+        loss: Expr = truth.d.loss_of_yhat
+        return loss
+    if key in _RATE_NAMES:
+        lr: Expr = truth.problem.lr
+        return lr
+    if len(key) == 1 and key in ctx.indices:
+        return Integer(ctx.indices[key])
+    raise Unknown(key.split(":")[-1])
+
+
+def _bias(index: int | None, ctx: Context) -> Value:
+    truth = ctx.truth
+    problem = truth.problem
+    sym = truth.d.symbols
+    if problem.bias == "none":
+        stranger = Symbol("b" if index is None else f"b{index}", real=True)
+        ctx.nonexistent.add(stranger)
+        return stranger
+    if problem.bias == "shared":
+        assert isinstance(sym.b, Symbol)
+        if index is not None:
+            ctx.flags.append("the bias is shared (one b for every output): it has no index")
+        return sym.b
+    assert isinstance(sym.b, tuple)
+    if index is not None:
+        return _member(ctx, "b", "b", sym.b, index)
+    if ctx.output is not None:
+        return sym.b[ctx.output]  # the untied bias of the i-th output, written plain b
+    return _vector(list(sym.b), free=True)
+
+
+# ---------------------------------------------------------------------------------------
+# derivatives
+
+
+def _frac(top: Tree[Token], bottom: Tree[Token], ctx: Context) -> _Any:
+    numerator = _eval(top, ctx)
+    if isinstance(numerator, PartialOf):
+        denominator = _eval(bottom, ctx)
+        if not isinstance(denominator, PartialOf) or denominator.tree is None:
+            raise EvalError("∂ over something that is not ∂ of a variable")
+        if numerator.tree is None:
+            return DerivOp(Tree("partial", [denominator.tree]))
+        return _derivative(numerator.tree, denominator.tree, ctx)
+    num = _value(numerator)
+    den = _scalar(_eval(bottom, ctx))
+    if den is None:
+        raise EvalError("a fraction with a matrix below")
+    return _divide(num, den)
+
+
+def _derivative_of(target: Tree[Token], den: Tree[Token], ctx: Context) -> Value:
+    wrt = den.children[0] if den.children else None
+    if not isinstance(wrt, Tree):
+        raise EvalError("∂ of nothing")
+    return _derivative(target, wrt, ctx)
+
+
+def _variables(value: Value) -> list[Symbol]:
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    if not all(isinstance(e, Symbol) for e in entries):
+        raise EvalError("a derivative with respect to something that is not a variable")
+    return [e for e in entries if isinstance(e, Symbol)]
+
+
+def _derivative(num_tree: Tree[Token], den_tree: Tree[Token], ctx: Context) -> Value:
+    """∂N/∂D from the truth, keeping ŷ as placeholders (chain rule through the outputs)."""
+    inner = ctx.child()
+    inner.capture, inner.captured = True, 0
+    inner.output = None
+    numerator = _value(_eval(num_tree, inner))
+    num_offset = inner.captured
+    inner.captured = 0
+    denominator = _value(_eval(den_tree, inner))
+    if inner.captured != num_offset:
+        raise EvalError("a derivative across two different steps")
+    variables = _variables(denominator)
+    truth = ctx.truth
+    placeholders = truth.placeholders
+
+    def d(expr: Expr, var: Symbol) -> Expr:
+        if var in placeholders:
+            return diff(expr, var)
+        # ∂N/∂v = ∂N/∂v (direct) + Σ_i ∂N/∂ŷ_i · ∂ŷ_i/∂v
+        total = diff(expr, var)
+        for placeholder in expr.free_symbols & placeholders.keys():
+            forward = placeholders[placeholder]
+            total += diff(expr, placeholder) * diff(forward, var)
+        result: Expr = total
+        return result
+
+    n_entries = numerator.entries() if isinstance(numerator, Mat) else [numerator]
+    rows = [[d(n, v) for v in variables] for n in n_entries]
+    value: Value
+    if len(n_entries) == 1 and len(variables) == 1:
+        value = rows[0][0]
+    elif len(n_entries) == 1:
+        value = _vector(rows[0], free=True)
+    elif len(variables) == 1:
+        value = _vector([r[0] for r in rows], free=True)
+    else:
+        value = Mat(ImmutableMatrix(rows), free=True)
+    if num_offset:
+        value = _at_offset(value, num_offset, ctx)
+    return value

@@ -1,0 +1,471 @@
+"""Judge a document equation by equation, each chain ``a = b = c`` link by link.
+
+The left side names the quantity (``\\hat{y}_1``, ``\\frac{\\partial L}{\\partial w}``,
+``w^{(1)}``): its truth comes from the problem.  Every later side is compared with that
+truth.  A left side that is a new name (``X = …``) defines it for later equations; a
+left side that is a parameter written with numbers (``w = [1.56 0.28 2]ᵀ``) either
+matches the current step or the next one — then the document has moved on to the
+updated weights, and so do the later equations.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from lark import Token, Tree
+from sympy import Symbol
+
+from symconv.check.diagnose import Diagnosis, diagnose
+from symconv.check.document import Equation
+from symconv.check.evaluate import (
+    Context,
+    EvalError,
+    FreeIndex,
+    Mat,
+    OutOfRange,
+    Unknown,
+    Value,
+    evaluate,
+    name_key,
+)
+from symconv.check.match import compare, show
+from symconv.check.parse import ParseFailure, parse_equation
+from symconv.check.truth import MAX_STEP, Truth
+
+__all__ = ["VERDICTS", "DocState", "Judgement", "Link", "TimedOut", "judge_document"]
+
+VERDICTS = ("correct", "incorrect", "notation", "unchecked")
+TIME_LIMIT = 2.0  # seconds per equation
+MAX_INSTANCES = 50
+
+
+class TimedOut(Exception):
+    """The time bound of one equation passed."""
+
+
+@dataclass
+class Link:
+    """One side after the first, judged against the truth of the left side."""
+
+    index: int  # 1 for the first right-hand side
+    verdict: str
+    message: str = ""
+    written: str = ""
+    expected: str = ""
+    counterexample: str = ""
+    flags: list[str] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+
+
+@dataclass
+class Judgement:
+    """The verdict on one equation (the JSON object of design.md, plus links)."""
+
+    equation: Equation
+    verdict: str
+    message: str
+    expected: str | None = None
+    diagnosis: Diagnosis | None = None
+    links: list[Link] = field(default_factory=list)
+
+
+@dataclass
+class DocState:
+    """What the document has established so far: the step and its own names."""
+
+    truth: Truth
+    step: int = 0
+    env: dict[str, Value] = field(default_factory=dict)
+    time_limit: float = TIME_LIMIT
+
+
+@contextmanager
+def _time_bound(seconds: float) -> Iterator[None]:
+    """Raise :class:`TimedOut` after ``seconds`` (main thread only; else no bound)."""
+    usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def _expire(signum: int, frame: object) -> None:
+        raise TimedOut
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _zero_based(equations: list[Equation]) -> bool:
+    """Does the document number from 0 (``w_0``, ``\\hat{y}_0``)?"""
+    pattern = re.compile(r"(?:\b[wby]|\\hat\{y\}|\\hat\{\\mathbf\{y\}\})_\{?0\b")
+    return any(pattern.search(e.latex) for e in equations)
+
+
+def judge_document(
+    equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
+) -> list[Judgement]:
+    """Judge every equation in order (definitions and step changes carry forward)."""
+    if _zero_based(equations):
+        truth.base = 0
+    state = DocState(truth=truth, time_limit=time_limit)
+    results = []
+    for equation in equations:
+        try:
+            with _time_bound(state.time_limit):
+                judgement = _judge(equation, state)
+        except TimedOut:
+            judgement = Judgement(
+                equation, "unchecked", f"unchecked: timed out after {state.time_limit:g} s"
+            )
+        except RecursionError:
+            judgement = Judgement(equation, "unchecked", "unchecked: nested too deeply")
+        results.append(judgement)
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _sides(tree: Tree[Token]) -> tuple[list[Tree[Token]], list[str]]:
+    sides = [c for c in tree.children if isinstance(c, Tree)]
+    relations = [str(c) for c in tree.children if isinstance(c, Token)]
+    return sides, relations
+
+
+def _lhs_name(lhs: Tree[Token]) -> tuple[str, bool] | None:
+    """(key, has scripts) when the left side is a plain name."""
+    primary, scripted = lhs, False
+    if lhs.data == "scripted":
+        primary, scripted = lhs.children[0], True  # type: ignore[assignment]
+    if not isinstance(primary, Tree):
+        return None
+    found = name_key(primary)
+    if found is None:
+        return None
+    return found[0], scripted or bool(found[1])
+
+
+def _output_index(lhs: Tree[Token], ctx: Context) -> int | None:
+    """The i of a left side ``\\hat{y}_i`` (0-based), else None."""
+    probe = ctx.child()
+    probe.capture = True
+    probe.flags = []
+    try:
+        value = evaluate(lhs, probe)
+    except EvalError:
+        return None
+    if isinstance(value, Symbol) and value in ctx.truth.placeholders:
+        return ctx.truth.d.symbols.yhat.index(value)
+    return None
+
+
+def _judge(equation: Equation, state: DocState) -> Judgement:
+    try:
+        tree = parse_equation(equation.latex)
+    except ParseFailure as exc:
+        return Judgement(equation, "unchecked", f"unchecked: {exc}")
+    sides, relations = _sides(tree)
+    if len(sides) < 2:
+        return Judgement(equation, "unchecked", "unchecked: not an equation (no `=`)")
+    lhs = sides[0]
+    base = Context(truth=state.truth, step=state.step, env=state.env)
+
+    # a new name on the left: the document defines it
+    named = _lhs_name(lhs)
+    if named is not None and not named[1]:
+        try:
+            evaluate(lhs, base.child())
+        except Unknown:
+            return _define(equation, named[0], sides, relations, state)
+        except EvalError:
+            pass
+
+    instances = _instances(lhs, base)
+    if isinstance(instances, str):
+        return Judgement(equation, "unchecked", f"unchecked: {instances}")
+    judgement = _judge_instances(equation, sides, relations, state, state.step, instances)
+    if judgement.verdict == "incorrect" and state.truth.problem.has_values:
+        # values of the next step: the document has moved on to the updated parameters
+        if state.step + 1 <= MAX_STEP - 1:
+            ahead = _judge_instances(equation, sides, relations, state, state.step + 1, instances)
+            if ahead.verdict in ("correct", "notation") and _has_numbers(ahead):
+                state.step += 1
+                name = _step_name(equation, state.step)
+                ahead.message = (
+                    f"{ahead.message}; read at step {state.step} ({name}): the values are those "
+                    "after the update"
+                )
+                return ahead
+    return judgement
+
+
+def _has_numbers(judgement: Judgement) -> bool:
+    return bool(re.search(r"\d", judgement.equation.latex.split("=", 1)[-1]))
+
+
+def _step_name(equation: Equation, step: int) -> str:
+    superscript = "⁽" + "⁰¹²³⁴⁵⁶⁷⁸⁹"[step] + "⁾" if step < 10 else f"^({step})"
+    head = equation.latex.split("=", 1)[0]
+    from symconv.check.report import pretty
+
+    return pretty(head).strip() + superscript
+
+
+def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
+    """Values of a free index on the left (``\\hat{y}_i = …`` for every i), or [{}]."""
+    try:
+        evaluate(lhs, ctx.child())
+        return [{}]
+    except FreeIndex as exc:
+        letter = exc.letter
+    except EvalError:
+        return [{}]
+    found: list[dict[str, int]] = []
+    truth = ctx.truth
+    top = max(truth.problem.n, truth.problem.k, truth.m) + truth.base
+    for value in range(truth.base, min(top, MAX_INSTANCES) + 1):
+        probe = ctx.child()
+        probe.strict = True
+        probe.indices[letter] = value
+        try:
+            evaluate(lhs, probe)
+        except OutOfRange:
+            continue
+        except FreeIndex as exc:
+            return f"two free indices ({letter}, {exc.letter}) on the left side"
+        except EvalError:
+            continue
+        found.append({letter: value})
+    return found or f"no value of the index {letter} fits the left side"
+
+
+def _define(
+    equation: Equation, key: str, sides: list[Tree[Token]], relations: list[str], state: DocState
+) -> Judgement:
+    """``X = …``: remember X; any further sides must agree with the first."""
+    ctx = Context(truth=state.truth, step=state.step, env=state.env)
+    try:
+        value = evaluate(sides[1], ctx)
+    except EvalError as exc:
+        return Judgement(equation, "unchecked", f"unchecked: defines `{key}`, but {exc}")
+    state.env[key] = value
+    name = key.split(":")[-1]
+    if len(sides) == 2:
+        message = f"defines {name} = {show(value)}"
+        verdict = "notation" if ctx.flags else "correct"
+        if ctx.flags:
+            message += "; " + "; ".join(ctx.flags)
+        return Judgement(equation, verdict, message, expected=None)
+    judgement = _judge_instances(
+        equation, sides[1:], relations[1:], state, state.step, [{}], truth_value=value
+    )
+    judgement.message = f"defines {name}; " + judgement.message
+    return judgement
+
+
+def _judge_instances(
+    equation: Equation,
+    sides: list[Tree[Token]],
+    relations: list[str],
+    state: DocState,
+    step: int,
+    instances: list[dict[str, int]],
+    *,
+    truth_value: Value | None = None,
+) -> Judgement:
+    judgements = [
+        _judge_chain(equation, sides, relations, state, step, bound, truth_value)
+        for bound in instances
+    ]
+    for judgement in judgements:
+        if judgement.verdict == "incorrect":
+            return judgement
+    for verdict in ("unchecked", "notation"):
+        for judgement in judgements:
+            if judgement.verdict == verdict:
+                return judgement
+    first = judgements[0]
+    if len(instances) > 1:
+        letter = next(iter(instances[0]))
+        first.message += f" (for every {letter} = {instances[0][letter]}…{instances[-1][letter]})"
+    return first
+
+
+def _judge_chain(
+    equation: Equation,
+    sides: list[Tree[Token]],
+    relations: list[str],
+    state: DocState,
+    step: int,
+    bound: dict[str, int],
+    truth_value: Value | None,
+) -> Judgement:
+    truth = state.truth
+
+    def context(output: int | None) -> Context:
+        return Context(truth=truth, step=step, env=state.env, indices=dict(bound), output=output)
+
+    lhs = sides[0]
+    output = _output_index(lhs, context(None))
+    expected: Value
+    if truth_value is not None:
+        expected = truth_value
+        rhs = sides[1:]
+    else:
+        try:
+            expected = evaluate(lhs, context(output))
+        except EvalError as exc:
+            return Judgement(equation, "unchecked", f"unchecked: the left side: {exc}")
+        rhs = sides[1:]
+
+    # every right-hand side evaluated in the context of the left one
+    values: list[Value | EvalError] = []
+    flags: list[list[str]] = []
+    strangers: set[Symbol] = set()
+    for side in rhs:
+        ctx = context(output)
+        try:
+            values.append(evaluate(side, ctx))
+        except EvalError as exc:
+            values.append(exc)
+        strangers |= ctx.nonexistent
+        flags.append(list(dict.fromkeys(ctx.flags)))
+    numeric = any(not isinstance(v, EvalError) and _free(v, truth) == set() for v in values)
+    links: list[Link] = []
+    previous_ok = True
+    for position, (side, value, notes) in enumerate(zip(rhs, values, flags)):
+        relation = relations[position] if position < len(relations) else "="
+        index = position + 1
+        if isinstance(value, EvalError):
+            links.append(Link(index, "unchecked", f"side {index + 1}: {value}"))
+            previous_ok = False
+            continue
+        unknown = _free(value, truth) - truth.known - strangers
+        if unknown:
+            names = ", ".join(sorted(s.name for s in unknown))
+            links.append(Link(index, "unchecked", f"side {index + 1}: unknown symbol {names}"))
+            previous_ok = False
+            continue
+        if relation not in ("=", "\\approx", ":=", "=:", "\\equiv"):
+            links.append(Link(index, "unchecked", f"side {index + 1}: relation {relation}"))
+            continue
+        outcome = compare(
+            value, expected, truth, step, numeric=numeric, approx=relation == "\\approx"
+        )
+        if outcome.equal:
+            verdict = "notation" if notes else "correct"
+            message = "; ".join(notes)
+            if outcome.rounded:
+                message = (message + "; " if message else "") + "rounded"
+            links.append(Link(index, verdict, message, flags=notes))
+            previous_ok = True
+            continue
+        link = Link(
+            index,
+            "incorrect",
+            outcome.shape,
+            written=outcome.written,
+            expected=outcome.expected,
+            counterexample=outcome.counterexample,
+            flags=notes,
+        )
+        link.diagnosis = diagnose(
+            side=side,
+            written=value,
+            expected=expected,
+            lhs=lhs,
+            state=state,
+            step=step,
+            bound=bound,
+            output=output,
+            previous_ok=previous_ok and position > 0,
+            previous=values[position - 1] if position > 0 else None,
+            last=position == len(rhs) - 1,
+            numeric=numeric,
+        )
+        links.append(link)
+        previous_ok = False
+    return _summarise(equation, links, expected, truth, step)
+
+
+def _free(value: Value, truth: Truth) -> set[Symbol]:
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    symbols: set[Symbol] = set()
+    for entry in entries:
+        symbols |= {s for s in truth.full(entry).free_symbols if isinstance(s, Symbol)}
+    return symbols
+
+
+def _summarise(
+    equation: Equation, links: list[Link], expected: Value, truth: Truth, step: int
+) -> Judgement:
+    verdicts = [link.verdict for link in links]
+    expected_text = show(_at_values(expected, truth, step))
+    if "incorrect" in verdicts:
+        link = next(link for link in links if link.verdict == "incorrect")
+        parts = [f"side {link.index + 1} is wrong"]
+        if link.message:
+            parts.append(f"it is {link.message}")
+        if link.written:
+            parts.append(f"written {link.written}, expected {link.expected}")
+        if link.counterexample:
+            parts.append(link.counterexample)
+        later = [
+            other.index + 1 for other in links if other.verdict == "incorrect" and other is not link
+        ]
+        if later:
+            parts.append("also wrong: side " + ", ".join(map(str, later)))
+        notes = [note for other in links for note in other.flags]
+        if notes:
+            parts.append("notation: " + "; ".join(dict.fromkeys(notes)))
+        return Judgement(
+            equation,
+            "incorrect",
+            "; ".join(parts),
+            expected=link.expected or expected_text,
+            diagnosis=link.diagnosis,
+            links=links,
+        )
+    if "unchecked" in verdicts:
+        reasons = [link.message for link in links if link.verdict == "unchecked"]
+        return Judgement(
+            equation, "unchecked", "unchecked: " + "; ".join(reasons), expected_text, links=links
+        )
+    if "notation" in verdicts:
+        notes = list(dict.fromkeys(n for link in links for n in link.flags))
+        return Judgement(
+            equation,
+            "notation",
+            "the values are right, the notation is not: " + "; ".join(notes),
+            expected_text,
+            links=links,
+        )
+    count = len(links)
+    what = "the side holds" if count == 1 else f"all {count} sides hold"
+    rounded = any("rounded" in link.message for link in links)
+    return Judgement(
+        equation,
+        "correct",
+        what + (" (a decimal rounded)" if rounded else ""),
+        expected_text,
+        links=links,
+    )
+
+
+def _at_values(value: Value, truth: Truth, step: int) -> Value:
+    values = truth.values(step)
+    if values is None:
+        return value
+    if isinstance(value, Mat):
+        return Mat(value.m.applyfunc(lambda e: truth.full(e).xreplace(values)), free=value.free)
+    result = truth.full(value).xreplace(values)
+    return result if result.is_number else value

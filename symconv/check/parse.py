@@ -1,0 +1,165 @@
+"""Read one equation of LaTeX into a parse tree (the grammar is ``grammar.lark``).
+
+Nothing here evaluates user text: the text is normalised with plain string rules, then
+parsed by a lark LALR parser into a tree that :mod:`symconv.check.evaluate` turns into
+SymPy objects node by node.  Limits on length, nesting and matrix size keep every
+equation cheap to read (an equation beyond them is reported as unchecked, not parsed).
+
+Example:
+    >>> parse_equation(r"\\hat{y}_1 = w \\cdot x + b").data
+    'chain'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError
+
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "ParseFailure", "normalise", "parse_equation"]
+
+MAX_CHARS = 6000  # longer equations are not read
+MAX_DEPTH = 40  # deeper nesting of { ( [ is not read
+MAX_CELLS = 2500  # matrix cells per equation
+
+
+class ParseFailure(Exception):
+    """The equation is outside the notation this checker reads (the reason is the text)."""
+
+
+# spacing and sizing commands that carry no meaning
+_DROP = re.compile(
+    r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])\.?"
+    r"|\\(?:displaystyle|textstyle|limits|nolimits|nonumber|notag|quad|qquad|mathop|,|;|:|!| )"
+    r"|~"
+)
+_SYNONYMS = [
+    (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\(?:intercal|mathsf\s*\{T\}|mathrm\s*\{T\}|text\s*\{T\}|mathsf\s*T)"), r"\\top"),
+    (re.compile(r"\\(?:Vert|\|)"), "‖"),
+    (re.compile(r"\|\|"), "‖"),
+    (re.compile(r"\\(?:vert|mid)(?![A-Za-z])"), "|"),
+    (re.compile(r"\\lVert(?![A-Za-z])"), "⟦"),
+    (re.compile(r"\\rVert(?![A-Za-z])"), "⟧"),
+    (re.compile(r"\\lvert(?![A-Za-z])"), "⟨"),
+    (re.compile(r"\\rvert(?![A-Za-z])"), "⟩"),
+    (re.compile(r"\\\{"), "("),
+    (re.compile(r"\\\}"), ")"),
+    (re.compile(r"\\(?:begin|end)\{(?:aligned|split|gathered)\}(?:\[[a-z]\])?"), ""),
+]
+_UNICODE = {
+    "−": "-",
+    "–": "-",
+    "·": r"\cdot ",
+    "⋅": r"\cdot ",
+    "×": r"\times ",
+    "α": r"\alpha ",
+    "η": r"\eta ",
+    "∂": r"\partial ",
+    "∇": r"\nabla ",
+    "Σ": r"\sum ",
+    "∑": r"\sum ",
+    "ŷ": r"\hat{y}",
+    "ᵀ": r"^{\top}",
+    "′": "'",
+    "²": "^{2}",
+    "≈": r"\approx ",
+}
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def normalise(text: str) -> str:
+    """The equation with spacing removed, synonyms unified and norm bars paired.
+
+    ``||a||``, ``\\|a\\|`` and ``\\lVert a \\rVert`` all become ``\\lVert a \\rVert``;
+    ``|a|`` becomes ``\\lvert a \\rvert`` (bars alternate open, close).
+    """
+    for char, replacement in _UNICODE.items():
+        text = text.replace(char, replacement)
+    text = re.sub(
+        r"[₀₁₂₃₄₅₆₇₈₉]+", lambda m: "_{" + m.group(0).translate(_SUBSCRIPT_DIGITS) + "}", text
+    )
+    text = text.replace("\\\\", "\x00")  # keep row breaks apart from control spaces
+    text = _DROP.sub(" ", text).replace("\x00", " \\\\ ")
+    for pattern, replacement in _SYNONYMS:
+        text = pattern.sub(replacement, text)
+    # pair the bars: a bar opens, the next one closes (norms and absolute values do not nest)
+    out: list[str] = []
+    open_norm = open_abs = False
+    for char in text:
+        if char == "‖":
+            out.append(r"\rVert " if open_norm else r"\lVert ")
+            open_norm = not open_norm
+        elif char == "|":
+            out.append(r"\rvert " if open_abs else r"\lvert ")
+            open_abs = not open_abs
+        elif char == "⟦":
+            out.append(r"\lVert ")
+        elif char == "⟧":
+            out.append(r"\rVert ")
+        elif char == "⟨":
+            out.append(r"\lvert ")
+        elif char == "⟩":
+            out.append(r"\rvert ")
+        else:
+            out.append(char)
+    text = "".join(out).strip()
+    # trailing punctuation of the sentence the equation ends
+    return re.sub(r"[\s,.;]+$", "", text)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files("symconv.check").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", maybe_placeholders=False)
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "})]":
+            depth -= 1
+    return deepest
+
+
+def parse_equation(text: str) -> Tree[Token]:
+    """Parse one (normalised or raw) equation ``a = b = …`` into a ``chain`` tree.
+
+    Raises :class:`ParseFailure` with a short reason for text outside the notation or
+    beyond the limits.
+    """
+    text = normalise(text)
+    if not text:
+        raise ParseFailure("empty equation")
+    if len(text) > MAX_CHARS:
+        raise ParseFailure(f"too long to read ({len(text)} characters, limit {MAX_CHARS})")
+    if _depth(text) > MAX_DEPTH:
+        raise ParseFailure(f"nested deeper than {MAX_DEPTH} levels")
+    if text.count("&") + text.count(r"\\") > MAX_CELLS:
+        raise ParseFailure(f"a matrix with more than {MAX_CELLS} cells")
+    try:
+        tree: Tree[Token] = _parser().parse(text)
+    except LarkError as exc:
+        raise ParseFailure(_describe(exc, text)) from None
+    except RecursionError:
+        raise ParseFailure("nested too deeply") from None
+    if tree.data != "chain":  # a single side still reads as a chain of one
+        tree = Tree("chain", [tree])
+    return tree
+
+
+def _describe(exc: LarkError, text: str) -> str:
+    """A one-line reason for a parse error, quoting the text around its position."""
+    position = getattr(exc, "pos_in_stream", None)
+    if position is None:
+        position = getattr(exc, "column", 1) - 1
+    position = max(0, min(int(position), len(text)))
+    around = text[max(0, position - 12) : position + 12].replace("\n", " ")
+    return f"cannot read the notation near `{around}`"
