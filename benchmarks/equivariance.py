@@ -7,7 +7,7 @@ Runs the command as a user would (a fresh process, plots and results.json includ
 - ``train_<arm>``: mean training time per seed of each arm (from results.json), against the
   exercise's MLP measured in the same run.
 
-Usage: ``python benchmarks/equivariance.py [--quick-only] [--keep DIR]`` (``--keep`` keeps the
+Usage: ``python -m benchmarks.equivariance [--quick-only] [--keep DIR]`` (``--keep`` keeps the
 full run's results.json and plots in DIR).
 """
 
@@ -20,17 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def emit(name: str, ours: float, baseline: str, base: float, **extra: object) -> None:
-    record = {
-        "name": name,
-        "ours_s": round(ours, 3),
-        "baseline": baseline,
-        "baseline_s": round(base, 3),
-        "ratio": round(ours / base, 4),
-        **extra,
-    }
-    print(json.dumps(record), flush=True)
+from benchmarks.common import emit
 
 
 def timed_run(output: Path, *options: str) -> tuple[float, dict[str, object]]:
