@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -48,13 +47,6 @@ _COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "report": ("symconv.latex", "write (and compile) a LaTeX solution report"),
     "equivariance": ("symconv.experiment.command", "shift equivariance: proofs and experiment"),
 }
-
-
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # its package does not exist
-        return False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,12 +104,7 @@ def _build_parser() -> _Parser:
     # commands living in their own modules: each has configure(parser) and run(args) -> int,
     # and imports its heavy dependencies only inside run()
     for command, (module, text) in _COMMAND_MODULES.items():
-        if not _available(module):
-            continue  # not built yet
-        configure = getattr(importlib.import_module(module), "configure", None)
-        if configure is None:  # TEMPORARY while command modules are being written
-            continue
-        configure(commands.add_parser(command, help=text))
+        importlib.import_module(module).configure(commands.add_parser(command, help=text))
     return parser
 
 
@@ -211,15 +198,17 @@ def _demo(args: argparse.Namespace) -> int:
 
     result = build(load_problem("exercise2"), form="both")
     render_derivation(console_from_args(args), result, plain=args.plain)
-    # then the solution sheet, as `symconv report` writes it (reports/exercise2.tex, .pdf)
+    # then the solution sheet (reports/exercise2.tex, .pdf), the equivariance proofs and a
+    # quick run of the experiment, as their own commands do them
     status = 0
-    for command, argv in (("report", ["report"]),):
-        module = _COMMAND_MODULES[command][0]
-        if _available(module):
-            print(file=sys.stderr)
-            status = max(
-                status, importlib.import_module(module).run(_build_parser().parse_args(argv))
-            )
+    for argv in (
+        ["report"],
+        ["equivariance", "--prove"],
+        ["equivariance", "--quick", "-o", "reports/equivariance-quick"],
+    ):
+        print(file=sys.stderr)
+        module = importlib.import_module(_COMMAND_MODULES[argv[0]][0])
+        status = max(status, module.run(_build_parser().parse_args(argv)))
     return status
 
 
