@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sympy import Expr, Indexed, Integer, Poly, Sum, Symbol, lambdify, solve
+from sympy import Add, Expr, Indexed, Integer, Poly, Sum, Symbol, lambdify, solve
 from sympy.printing.numpy import NumPyPrinter
 
 from symconv.problem import Problem
@@ -351,6 +351,30 @@ class LambdifiedExplicit:
         }
 
 
+class _FlatPrinter(NumPyPrinter):  # type: ignore[misc]
+    """NumPy printer for lambdify that parenthesises every sum and product.
+
+    SymPy's printer orders terms and works out precedence for every node, which is most of
+    lambdify's time on a large layer; full parentheses need neither (same values).
+    """
+
+    def _print_Add(self, expr: Add, order: str | None = None) -> str:
+        return "(" + " + ".join(self._print(term) for term in expr.args) + ")"
+
+    def _print_Mul(self, expr: Any) -> str:
+        return "(" + "*".join(self._print(factor) for factor in expr.args) + ")"
+
+    def doprint(self, expr: Expr, assign_to: Any = None) -> str:
+        # one expression, no assignment: skip CodePrinter's bookkeeping around _print
+        # (a walk for UnevaluatedExpr, unsupported-function tracking, line formatting)
+        if assign_to is not None:
+            text: str = super().doprint(expr, assign_to)
+            return text
+        self._not_supported: set[Any] = set()
+        self._number_symbols: set[Any] = set()
+        return str(self._print(expr))
+
+
 def lambdify_explicit(derivation: ExplicitDerivation) -> LambdifiedExplicit:
     """Lambdify the explicit forward pass and the chain-rule gradients.
 
@@ -359,14 +383,20 @@ def lambdify_explicit(derivation: ExplicitDerivation) -> LambdifiedExplicit:
     """
     sym = derivation.symbols
     params = [*sym.x, *sym.w, *sym.bias_list()]
-    # printing in SymPy's canonical term order is the slow part of lambdify; any order will do
-    printer = NumPyPrinter({"order": "none", "fully_qualified_modules": False})
-    forward = lambdify(params, list(derivation.yhat), modules="numpy", printer=printer)
+    # printing is most of lambdify's time on a large layer: a flat printer, no docstring,
+    # no search for user-implemented functions (the explicit forms have none)
+    options: dict[str, Any] = {
+        "modules": "numpy",
+        "printer": _FlatPrinter({"order": "none"}),
+        "use_imps": False,
+        "docstring_limit": 0,
+    }
+    forward = lambdify(params, list(derivation.yhat), **options)
     outputs = [
         *derivation.grad_yhat,
         *derivation.grad_w,
         *derivation.grad_x,
         *(derivation.grad_b or ()),
     ]
-    grads = lambdify([*params, *sym.y, *sym.yhat], outputs, modules="numpy", printer=printer)
+    grads = lambdify([*params, *sym.y, *sym.yhat], outputs, **options)
     return LambdifiedExplicit(derivation=derivation, forward=forward, grads=grads)

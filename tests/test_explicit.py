@@ -280,22 +280,48 @@ MULTI_STEP: list[tuple[str, dict[str, Any]]] = [
     (
         "stride 2, zero padding, mse, fractions",
         dict(
-            n=5, k=2, stride=2, padding=1, loss="mse", lr="1/10", bias="untied",
-            x=[1, "-1/2", 3, 0, 2], w=["0.5", -1], b=[0, 1, "1/3"], y=[1, 0, -1],
+            n=5,
+            k=2,
+            stride=2,
+            padding=1,
+            loss="mse",
+            lr="1/10",
+            bias="untied",
+            x=[1, "-1/2", 3, 0, 2],
+            w=["0.5", -1],
+            b=[0, 1, "1/3"],
+            y=[1, 0, -1],
         ),
     ),
     (
         "circular padding, dilation 2, no bias",
         dict(
-            n=5, k=3, padding=2, dilation=2, padding_mode="circular", bias="none",
-            lr="0.05", x=[2, -1, 0, 1, 3], w=[1, "1/2", -1], y=[1, 2, 0, -1, 1],
+            n=5,
+            k=3,
+            padding=2,
+            dilation=2,
+            padding_mode="circular",
+            bias="none",
+            lr="0.05",
+            x=[2, -1, 0, 1, 3],
+            w=[1, "1/2", -1],
+            y=[1, 2, 0, -1, 1],
         ),
     ),
     (
         "circular, stride 3, shared bias, mse",
         dict(
-            n=7, k=3, stride=3, padding=1, padding_mode="circular", bias="shared",
-            loss="mse", lr="0.2", x=[1, 0, -2, 1, 1, 3, -1], w=[1, 2, "-0.5"], b="0.25",
+            n=7,
+            k=3,
+            stride=3,
+            padding=1,
+            padding_mode="circular",
+            bias="shared",
+            loss="mse",
+            lr="0.2",
+            x=[1, 0, -2, 1, 1, 3, -1],
+            w=[1, 2, "-0.5"],
+            b="0.25",
             y=[0, 1, 2],
         ),
     ),
@@ -340,9 +366,17 @@ def _problems_with_values(draw: st.DrawFn) -> dict[str, Any]:
     elif bias == "untied":
         values["b"] = draw(st.lists(number, min_size=m, max_size=m))
     return dict(
-        n=n, k=k, stride=stride, padding=padding, dilation=dilation, padding_mode=mode,
-        bias=bias, loss=draw(st.sampled_from(["sse_half", "mse"])),
-        lr=draw(st.sampled_from(["0.01", "1/3", "0.5"])), steps=2, **values,
+        n=n,
+        k=k,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        padding_mode=mode,
+        bias=bias,
+        loss=draw(st.sampled_from(["sse_half", "mse"])),
+        lr=draw(st.sampled_from(["0.01", "1/3", "0.5"])),
+        steps=2,
+        **values,
     )
 
 
@@ -353,7 +387,8 @@ def test_steps_match_the_fraction_loop_property(
 ) -> None:
     problem = make_problem(**settings_)
     found = [
-        m for step, ref in zip(steps_of(problem), reference_steps(problem), strict=True)
+        m
+        for step, ref in zip(steps_of(problem), reference_steps(problem), strict=True)
         for m in step_mismatches(step, ref)
     ]
     assert found == []
@@ -474,10 +509,14 @@ def test_a_missing_bias_is_caught(make_problem: MakeProblem) -> None:
 
 # (settings, names of x, w, b, y, yhat)
 SYMBOL_CASES: list[tuple[dict[str, Any], list[str], list[str], Any, list[str]]] = [
-    (dict(n=4, k=3, bias="untied"), ["x1", "x2", "x3", "x4"], ["w1", "w2", "w3"], ["b1", "b2"],
-     ["1", "2"]),
-    (dict(n=4, k=3, bias="shared"), ["x1", "x2", "x3", "x4"], ["w1", "w2", "w3"], "b",
-     ["1", "2"]),
+    (
+        dict(n=4, k=3, bias="untied"),
+        ["x1", "x2", "x3", "x4"],
+        ["w1", "w2", "w3"],
+        ["b1", "b2"],
+        ["1", "2"],
+    ),
+    (dict(n=4, k=3, bias="shared"), ["x1", "x2", "x3", "x4"], ["w1", "w2", "w3"], "b", ["1", "2"]),
     (dict(n=3, k=1, bias="none"), ["x1", "x2", "x3"], ["w1"], None, ["1", "2", "3"]),
 ]
 
@@ -510,12 +549,15 @@ def test_forward_expressions_of_the_exercise() -> None:
     w1, w2, w3 = e.symbols.w
     b1, b2 = e.symbols.b  # type: ignore[misc]
     # a cross-correlation: no kernel flip
-    assert symbolic_mismatches(
-        [
-            ("yhat1", e.yhat[0], w1 * x1 + w2 * x2 + w3 * x3 + b1),
-            ("yhat2", e.yhat[1], w1 * x2 + w2 * x3 + w3 * x4 + b2),
-        ]
-    ) == []
+    assert (
+        symbolic_mismatches(
+            [
+                ("yhat1", e.yhat[0], w1 * x1 + w2 * x2 + w3 * x3 + b1),
+                ("yhat2", e.yhat[1], w1 * x2 + w2 * x3 + w3 * x4 + b2),
+            ]
+        )
+        == []
+    )
     assert symbolic_mismatches([("flipped", e.yhat[0], w3 * x1 + w2 * x2 + w1 * x3 + b1)]) != []
 
 
@@ -528,18 +570,28 @@ WINDOW_CASES: list[tuple[str, dict[str, Any], list[list[int | None]]]] = [
     ("stride 2", dict(n=5, k=2, stride=2), [[0, 1], [2, 3]]),
     ("stride 3, k 1", dict(n=7, k=1, stride=3), [[0], [3], [6]]),
     ("padding 1, zeros", dict(n=3, k=2, padding=1), [[None, 0], [0, 1], [1, 2], [2, None]]),
-    ("padding 1, circular", dict(n=3, k=2, padding=1, padding_mode="circular"),
-     [[2, 0], [0, 1], [1, 2], [2, 0]]),
+    (
+        "padding 1, circular",
+        dict(n=3, k=2, padding=1, padding_mode="circular"),
+        [[2, 0], [0, 1], [1, 2], [2, 0]],
+    ),
     ("dilation 2", dict(n=5, k=2, dilation=2), [[0, 2], [1, 3], [2, 4]]),
-    ("stride 2, padding 2, dilation 2, zeros", dict(n=5, k=3, stride=2, padding=2, dilation=2),
-     [[None, 0, 2], [0, 2, 4], [2, 4, None]]),
-    ("stride 2, padding 2, dilation 2, circular",
-     dict(n=5, k=3, stride=2, padding=2, dilation=2, padding_mode="circular"),
-     [[3, 0, 2], [0, 2, 4], [2, 4, 1]]),
-    ("circular padding = n", dict(n=2, k=1, padding=2, padding_mode="circular"),
-     [[0], [1], [0], [1], [0], [1]]),
-    ("kernel as wide as the padded input", dict(n=2, k=4, padding=1),
-     [[None, 0, 1, None]]),
+    (
+        "stride 2, padding 2, dilation 2, zeros",
+        dict(n=5, k=3, stride=2, padding=2, dilation=2),
+        [[None, 0, 2], [0, 2, 4], [2, 4, None]],
+    ),
+    (
+        "stride 2, padding 2, dilation 2, circular",
+        dict(n=5, k=3, stride=2, padding=2, dilation=2, padding_mode="circular"),
+        [[3, 0, 2], [0, 2, 4], [2, 4, 1]],
+    ),
+    (
+        "circular padding = n",
+        dict(n=2, k=1, padding=2, padding_mode="circular"),
+        [[0], [1], [0], [1], [0], [1]],
+    ),
+    ("kernel as wide as the padded input", dict(n=2, k=4, padding=1), [[None, 0, 1, None]]),
 ]
 
 
@@ -611,12 +663,47 @@ def test_jacobian_adds_taps_that_read_the_same_input(make_problem: MakeProblem) 
     x1, x2 = e.symbols.x
     w1, w2, w3 = e.symbols.w
     assert e.jac_w.tolist() == [[x2, x1, x2], [x1, x2, x1]]
-    assert symbolic_mismatches(
-        [
-            ("J[1,1]", e.jac_x[0, 0], w2),
-            ("J[1,2]", e.jac_x[0, 1], w1 + w3),
-            ("J[2,1]", e.jac_x[1, 0], w1 + w3),
-            ("J[2,2]", e.jac_x[1, 1], w2),
-        ]
-    ) == []
+    assert (
+        symbolic_mismatches(
+            [
+                ("J[1,1]", e.jac_x[0, 0], w2),
+                ("J[1,2]", e.jac_x[0, 1], w1 + w3),
+                ("J[2,1]", e.jac_x[1, 0], w1 + w3),
+                ("J[2,2]", e.jac_x[1, 1], w2),
+            ]
+        )
+        == []
+    )
     assert e.jac_b is not None and e.jac_b.tolist() == [[1], [1]]  # one shared bias
+
+
+@pytest.mark.parametrize("loss", ["sse_half", "mse"])
+@pytest.mark.parametrize("bias", ["shared", "untied", "none"])
+def test_fast_products_are_canonical_sympy_expressions(
+    make_problem: MakeProblem, loss: str, bias: str
+) -> None:
+    # derive_explicit assembles products without re-sorting their factors: each must equal
+    # (and hash like) the product SymPy builds itself, or later arithmetic would not cancel
+    from sympy import Add, Mul
+
+    e = derive_explicit(
+        load_problem(
+            None,
+            {
+                "layer.input_length": 11,
+                "layer.kernel_size": 4,
+                "layer.stride": 2,
+                "layer.padding": 1,
+                "layer.bias": bias,
+                "loss.kind": loss,
+            },
+        )
+    )
+    for expr in (*e.yhat, *e.grad_w, *e.grad_x):
+        for term in Add.make_args(expr):
+            rebuilt = Mul(*term.args) if isinstance(term, Mul) else term
+            assert rebuilt == term and hash(rebuilt) == hash(term)
+        assert (
+            expr - Add(*[Mul(*t.args) if isinstance(t, Mul) else t for t in Add.make_args(expr)])
+            == 0
+        )

@@ -9,10 +9,11 @@ SymPy operations: no ``expand`` and no ``diff`` over big sums.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from sympy import Add, Expr, Integer, Matrix, Rational, SparseMatrix, Symbol, diff, zeros
+from sympy import Add, Expr, Integer, Matrix, Mul, Rational, SparseMatrix, Symbol, diff, zeros
 
 from symconv.errors import SizeError
 from symconv.problem import Problem
@@ -157,6 +158,39 @@ def _loss_terms(problem: Problem, symbols: Symbols) -> list[Expr]:
     return [_loss_terms_shape(problem, yh, y) for y, yh in zip(symbols.y, symbols.yhat)]
 
 
+def _product_of(a: Expr, b: Expr) -> Callable[[Expr, Expr], Expr]:
+    """A fast ``Mul`` for many products shaped like ``a·b`` (same classes, same stems).
+
+    SymPy's ``Mul`` sorts its factors, by class and then by name; all the products of one
+    kind here (``w_j·x_t``, ``x_t·(ŷ_i − y_i)``) share classes and name stems, so they sort
+    alike.  The first product is built canonically; if its factors come out as ``(a, b)``
+    or ``(b, a)`` with nothing merged, the rest are assembled in that order directly
+    (``Mul._from_args``), which gives the same (equal, same hash) expression ~15× faster.
+    """
+    canonical = Mul(a, b)
+    if isinstance(canonical, Mul) and canonical.args == (a, b):
+        return lambda u, v: Mul._from_args((u, v))
+    if isinstance(canonical, Mul) and canonical.args == (b, a):
+        return lambda u, v: Mul._from_args((v, u))
+    return _mul
+
+
+def _mul(a: Expr, b: Expr) -> Expr:
+    product: Expr = Mul(a, b)
+    return product
+
+
+def _step(theta: Expr, lr: Rational, gradient: Expr) -> Expr:
+    """``θ − α·g``, keeping ``α·g`` as one product.
+
+    SymPy distributes a number over a sum (``α·(a + b)`` → ``α·a + α·b``), which costs one
+    new term per term of g — thousands for a large layer — and reads worse.
+    """
+    if isinstance(gradient, Add):
+        return Add(theta, Mul(-lr, gradient, evaluate=False), evaluate=False)
+    return theta - lr * gradient
+
+
 def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivation:
     """Derive every quantity of ``problem`` explicitly (see :class:`ExplicitDerivation`).
 
@@ -179,8 +213,9 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
             return Integer(0)
         return sym.b[i] if isinstance(sym.b, tuple) else sym.b
 
+    tap = _product_of(sym.w[0], sym.x[0])
     yhat = tuple(
-        Add(*[sym.w[j] * sym.x[t] for j, t in enumerate(row) if t is not None], bias_of(i))
+        Add(*[tap(sym.w[j], sym.x[t]) for j, t in enumerate(row) if t is not None], bias_of(i))
         for i, row in enumerate(windows)
     )
 
@@ -195,17 +230,22 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
 
     # local Jacobians of the forward pass, and the chain rule ∂L/∂θ = (∂ŷ/∂θ)ᵀ·∂L/∂ŷ
     # accumulated entry by entry over the window table (each entry is one product)
-    jac_w = zeros(m, k)
-    jac_x = SparseMatrix.zeros(m, n)
+    window_entries: list[list[Expr]] = [[Integer(0)] * k for _ in range(m)]
+    input_entries: dict[tuple[int, int], list[Expr]] = {}
     w_terms: list[list[Expr]] = [[] for _ in range(k)]
     x_terms: list[list[Expr]] = [[] for _ in range(n)]
+    by_x = _product_of(grad_yhat[0], sym.x[0])
+    by_w = _product_of(grad_yhat[0], sym.w[0])
     for i, row in enumerate(windows):
         for j, t in enumerate(row):
             if t is not None:
-                jac_w[i, j] = sym.x[t]  # ∂ŷ_i/∂w_j = x[window(i, j)]
-                jac_x[i, t] += sym.w[j]  # ∂ŷ_i/∂x_t = Σ of the taps that read x_t
-                w_terms[j].append(grad_yhat[i] * sym.x[t])
-                x_terms[t].append(grad_yhat[i] * sym.w[j])
+                window_entries[i][j] = sym.x[t]  # ∂ŷ_i/∂w_j = x[window(i, j)]
+                input_entries.setdefault((i, t), []).append(sym.w[j])  # ∂ŷ_i/∂x_t
+                w_terms[j].append(by_x(grad_yhat[i], sym.x[t]))
+                x_terms[t].append(by_w(grad_yhat[i], sym.w[j]))
+    jac_w = Matrix(window_entries) if m else zeros(m, k)
+    # ∂ŷ_i/∂x_t is the sum of the taps that read x_t (several, when circular padding wraps)
+    jac_x = SparseMatrix(m, n, {key: Add(*taps) for key, taps in input_entries.items()})
     grad_w = tuple(Add(*ts) for ts in w_terms)
     grad_x = tuple(Add(*ts) for ts in x_terms)
     jac_b: Matrix | None = None
@@ -219,8 +259,10 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
 
     # one step of gradient descent: θ⁽¹⁾ = θ − α·∂L/∂θ
     lr = problem.lr
-    w_next = tuple(wj - lr * gj for wj, gj in zip(sym.w, grad_w))
-    b_next = tuple(bi - lr * gi for bi, gi in zip(biases, grad_b)) if grad_b is not None else None
+    w_next = tuple(_step(wj, lr, gj) for wj, gj in zip(sym.w, grad_w))
+    b_next = (
+        tuple(_step(bi, lr, gi) for bi, gi in zip(biases, grad_b)) if grad_b is not None else None
+    )
     return ExplicitDerivation(
         problem=problem,
         symbols=sym,
