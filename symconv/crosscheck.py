@@ -36,7 +36,12 @@ from sympy import Expr, Rational, Symbol
 from symconv.kernels import LambdifiedExplicit, generate, lambdify_explicit, layer_key
 from symconv.problem import Problem, load_problem
 from symconv.reference import numpy_conv
-from symconv.symbolic.explicit import EXPLICIT_LIMIT, ExplicitDerivation, derive_explicit
+from symconv.symbolic.explicit import (
+    EXPLICIT_LIMIT,
+    QUANTITIES,
+    ExplicitDerivation,
+    derive_explicit,
+)
 
 __all__ = [
     "BACKENDS",
@@ -51,19 +56,6 @@ __all__ = [
     "sweep",
 ]
 
-QUANTITIES = (
-    "yhat",
-    "loss",
-    "grad_yhat",
-    "grad_w",
-    "grad_b",
-    "grad_x",
-    "w_next",
-    "b_next",
-    "yhat_next",
-    "loss_next",
-)
-GRADIENTS = ("grad_yhat", "grad_w", "grad_b", "grad_x")
 BACKENDS = (
     "lambdify-float64",
     "lambdify-float32",

@@ -12,22 +12,9 @@ from sympy import Expr, Rational, sstr
 from symconv import __version__
 from symconv.derivation import Derivation
 from symconv.symbolic.closed import ClosedForm
-from symconv.symbolic.explicit import ExplicitDerivation, StepValues
+from symconv.symbolic.explicit import QUANTITIES, ExplicitDerivation, StepValues
 
 __all__ = ["derivation_json", "exact_float"]
-
-_STEP_KEYS = (
-    "yhat",
-    "loss",
-    "grad_yhat",
-    "grad_w",
-    "grad_b",
-    "grad_x",
-    "w_next",
-    "b_next",
-    "yhat_next",
-    "loss_next",
-)
 
 
 def exact_float(value: Rational | tuple[Rational, ...] | None) -> dict[str, Any] | None:
@@ -41,7 +28,7 @@ def exact_float(value: Rational | tuple[Rational, ...] | None) -> dict[str, Any]
 
 def _step(step: StepValues, shared: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in _STEP_KEYS:
+    for key in QUANTITIES:
         value = getattr(step, key)
         if shared and key in ("grad_b", "b_next") and value is not None:
             value = value[0]  # a shared bias is one number

@@ -20,6 +20,7 @@ from symconv.problem import Problem
 
 __all__ = [
     "EXPLICIT_LIMIT",
+    "QUANTITIES",
     "ExplicitDerivation",
     "StepValues",
     "Symbols",
@@ -279,6 +280,21 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
         w_next=w_next,
         b_next=b_next,
     )
+
+
+# The quantities of one step, in the order of the exercise (and of the JSON and tables).
+QUANTITIES = (
+    "yhat",
+    "loss",
+    "grad_yhat",
+    "grad_w",
+    "grad_b",
+    "grad_x",
+    "w_next",
+    "b_next",
+    "yhat_next",
+    "loss_next",
+)
 
 
 @dataclass(frozen=True)
