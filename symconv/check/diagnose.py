@@ -8,7 +8,10 @@ it and compares again; the first that makes the side right names the mistake:
    (``w - α·a·x₁ + b·x₂`` for ``w - α·(a·x₁ + b·x₂)``), or a power meant for a sum;
 3. sign error — one ``+``/``−`` flipped, or the whole side negated;
 4. transpose missing — a product is right with one factor transposed;
-5. wrong label — the value belongs to another named quantity (ŷ₂ for ŷ₁, the next step);
+5. wrong label — the value belongs to another named quantity (ŷ₂ for ŷ₁, the next step;
+   tried first when the side is a number);
+   missing factor — the side is the truth times 2, ½, m or 1/m (the ½ of the loss, the 2
+   of the square's derivative, the mean's 1/m);
 6. shared vs untied bias confused, stride ignored, padding ignored, dilation ignored —
    the value is the truth of the problem changed that way;
 7. wrong or shifted index — the truth with x (or w, y, b) indices shifted, one index
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lark import Token, Tree
-from sympy import Expr, Symbol
+from sympy import Expr, Integer, Rational, Symbol
 
 from symconv.check.evaluate import Context, EvalError, Mat, Value, evaluate
 from symconv.check.match import compare, entries_of, show
@@ -46,6 +49,7 @@ KINDS = (
     "stride_ignored",
     "padding_ignored",
     "dilation_ignored",
+    "missing_factor",
     "wrong_index",
 )
 MAX_VARIANTS = 300
@@ -310,6 +314,97 @@ def diagnose(
     if cell is not None:
         target, want = cell
 
+    def changed_problem() -> Diagnosis | None:
+        """6. the truth of a changed problem (bias, stride, padding, dilation)."""
+        problem = truth.problem
+        changes: list[tuple[str, dict[str, object], str]] = []
+        if problem.bias in ("shared", "untied"):
+            other = "shared" if problem.bias == "untied" else "untied"
+            changes.append(
+                (
+                    "bias_confused",
+                    {"bias": other},
+                    f"shared vs untied bias confused: this is right for "
+                    f"{'an' if other == 'untied' else 'a'} {other} bias, but the layer's bias is "
+                    f"{problem.bias}"
+                    + (
+                        " (one per output)"
+                        if problem.bias == "untied"
+                        else " (one for all outputs)"
+                    ),
+                )
+            )
+        if problem.stride != 1:
+            changes.append(
+                (
+                    "stride_ignored",
+                    {"stride": 1},
+                    f"stride ignored: this is the value for stride 1, "
+                    f"the layer has stride {problem.stride}",
+                )
+            )
+        if problem.padding:
+            changes.append(
+                (
+                    "padding_ignored",
+                    {"padding": 0},
+                    f"padding ignored: this is the value without "
+                    f"padding, the layer pads {problem.padding} on each side",
+                )
+            )
+        if problem.dilation != 1:
+            changes.append(
+                (
+                    "dilation_ignored",
+                    {"dilation": 1},
+                    f"dilation ignored: this is the value for dilation 1 (adjacent taps), "
+                    f"the layer has dilation {problem.dilation}",
+                )
+            )
+        if problem.padding and problem.padding_mode == "circular":
+            changes.append(
+                (
+                    "padding_ignored",
+                    {"padding_mode": "zeros"},
+                    "circular padding read as zeros: this is the value with zero padding, but the "
+                    "layer wraps around (x₀ is xₙ)",
+                )
+            )
+        for kind, change, text in changes:
+            changed = truth.variant(**change)
+            if changed is None:
+                continue
+            changed.base = truth.base
+            out = output if output is None or output < changed.m else None
+            try:
+                want_changed = evaluate(lhs, context(out, changed))
+            except EvalError:
+                continue
+            if holds(side, want_changed, out, changed):
+                return Diagnosis(kind, text)
+            if kind == "bias_confused" and problem.bias == "shared":
+                # ∂L/∂b of a shared bias written as one output's term: one entry of the untied
+                entry = _one_entry(side, want_changed, out, changed, context, step, numeric)
+                if entry is not None:
+                    return Diagnosis(
+                        kind,
+                        "shared vs untied bias confused: this is only the term of output "
+                        f"{entry + truth.base}; the shared bias collects the gradient of "
+                        "every output",
+                    )
+        return None
+
+    numeric_side = _is_number(written, truth)
+    if numeric_side:
+        # a number: a changed problem or another quantity's value names the mistake more
+        # surely than one flipped sign among the many of a numeric side
+        found_changed = changed_problem()
+        if found_changed is not None:
+            return found_changed
+        found = _other_quantity(side, written, expected, lhs, truth, step, context, numeric)
+        if found is not None:
+            return Diagnosis("wrong_label", found)
+
     # 2.–4. mistakes in how the side is written
     for variants, kind, lead in (
         (_regroupings, "missing_parentheses", "missing parentheses"),
@@ -321,54 +416,13 @@ def diagnose(
                 return Diagnosis(kind, f"{lead}: {_pretty(reason)}")
     if _negated(written, expected, truth, step, numeric):
         return Diagnosis("sign_error", "sign error: the side is the negative of the truth")
+    factor = _factor_mistake(written, expected, truth, step, numeric)
+    if factor is not None:
+        return Diagnosis("missing_factor", factor)
 
-    # 6. the truth of a changed problem
-    problem = truth.problem
-    changes: list[tuple[str, dict[str, object], str]] = []
-    if problem.bias in ("shared", "untied"):
-        other = "shared" if problem.bias == "untied" else "untied"
-        changes.append(
-            (
-                "bias_confused",
-                {"bias": other},
-                f"shared vs untied bias confused: this is right for "
-                f"{'an' if other == 'untied' else 'a'} {other} bias, but the layer's bias is "
-                f"{problem.bias}"
-                + (" (one per output)" if problem.bias == "untied" else " (one for all outputs)"),
-            )
-        )
-    if problem.stride != 1:
-        changes.append(
-            (
-                "stride_ignored",
-                {"stride": 1},
-                f"stride ignored: this is the value for stride 1, "
-                f"the layer has stride {problem.stride}",
-            )
-        )
-    if problem.padding:
-        changes.append(
-            (
-                "padding_ignored",
-                {"padding": 0},
-                f"padding ignored: this is the value without "
-                f"padding, the layer pads {problem.padding} on each side",
-            )
-        )
-    if problem.dilation != 1:
-        changes.append(("dilation_ignored", {"dilation": 1}, "dilation ignored"))
-    for kind, change, text in changes:
-        changed = truth.variant(**change)
-        if changed is None:
-            continue
-        changed.base = truth.base
-        out = output if output is None or output < changed.m else None
-        try:
-            want_changed = evaluate(lhs, context(out, changed))
-        except EvalError:
-            continue
-        if holds(side, want_changed, out, changed):
-            return Diagnosis(kind, text)
+    found_changed = None if numeric_side else changed_problem()
+    if found_changed is not None:
+        return found_changed
 
     # 5. the value of another named quantity
     found = _other_quantity(side, written, expected, lhs, truth, step, context, numeric)
@@ -432,6 +486,81 @@ def _negated(written: Value, expected: Value, truth: Truth, step: int, numeric: 
     if compare(written, negative, truth, step, numeric=numeric, exact=False).equal:
         return not compare(written, expected, truth, step, numeric=numeric, exact=False).equal
     return False
+
+
+def _one_entry(
+    side: Tree[Token],
+    want: Value,
+    out: int | None,
+    changed: Truth,
+    context: Callable[..., Context],
+    step: int,
+    numeric: bool,
+) -> int | None:
+    """The position of the entry of the vector ``want`` that the scalar side equals."""
+    if not isinstance(want, Mat) or not want.is_vector:
+        return None
+    try:
+        value = evaluate(side, context(out, changed))
+    except EvalError:
+        return None
+    if isinstance(value, Mat):
+        return None
+    for position, entry in enumerate(want.entries()):
+        if compare(value, entry, changed, step, numeric=numeric, exact=False).equal:
+            return position
+    return None
+
+
+def _factor_mistake(
+    written: Value, expected: Value, truth: Truth, step: int, numeric: bool
+) -> str | None:
+    """The side is the truth times 2, ½, m or 1/m: a factor of the loss lost or doubled."""
+    m = truth.problem.m
+    mse = truth.problem.loss == "mse"
+    candidates: list[tuple[Rational, str]] = [
+        (
+            Rational(2),
+            "missing factor: the side is twice the truth — "
+            + (
+                "the 2 of the square's derivative is counted twice"
+                if mse
+                else "the ½ of the loss is missing (or the 2 of the square's derivative is "
+                "kept although the ½ cancels it)"
+            ),
+        ),
+        (
+            Rational(1, 2),
+            "missing factor: the side is half the truth — the 2 from differentiating the "
+            "square is missing",
+        ),
+    ]
+    if m > 2:
+        candidates += [
+            (
+                Rational(m),
+                f"missing factor: the side is m = {m} times the truth — "
+                + (
+                    "the mean's 1/m is missing"
+                    if mse
+                    else "the loss is a sum, not a mean (a 1/m too few)"
+                ),
+            ),
+            (
+                Rational(1, m),
+                f"missing factor: the side is the truth divided by m = {m} — "
+                + ("divided by m once too often" if mse else "the loss is a sum, not a mean"),
+            ),
+        ]
+    for factor, text in candidates:
+        scaled: Value = (
+            Mat(expected.m * factor, free=expected.free)
+            if isinstance(expected, Mat)
+            else expected * factor
+        )
+        if compare(written, scaled, truth, step, numeric=numeric, exact=False).equal:
+            return text
+    return None
 
 
 def _first_wrong_cell(
@@ -583,7 +712,7 @@ def _index_mistake(
     for stem, family in families:
         for delta in (1, -1, 2, -2):
             mapping: dict[Symbol, Expr] = {
-                s: Symbol(f"{stem}{i + 1 + delta}", real=True) for i, s in enumerate(family)
+                s: _shifted(stem, family, i + delta, truth) for i, s in enumerate(family)
             }
             if same(apply(mapping)):
                 return (
@@ -596,6 +725,22 @@ def _index_mistake(
             if same(apply({a: b})):
                 return f"wrong index: {_pretty_symbol(b)} where {_pretty_symbol(a)} belongs"
     return None
+
+
+def _shifted(stem: str, family: tuple[Symbol, ...], position: int, truth: Truth) -> Expr:
+    """The member at 0-based ``position`` of a shifted family: x reads its padding there."""
+    if 0 <= position < len(family):
+        return family[position]
+    problem = truth.problem
+    if (
+        stem == "x"
+        and problem.padding
+        and -problem.padding <= position < len(family) + problem.padding
+    ):
+        if problem.padding_mode == "circular":
+            return family[position % len(family)]
+        return Integer(0)
+    return Symbol(f"{stem}{position + 1}", real=True)
 
 
 def _pretty_symbol(symbol: Symbol) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Equation", "read_equations", "split_rows"]
+__all__ = ["Equation", "read_equations", "split_equations", "split_rows"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,34 @@ _OPENERS = re.compile(
     r"\$\$|\\\[|\\begin\{(equation|align|gather|multline|eqnarray|displaymath)(\*?)\}"
 )
 _TAG = re.compile(r"\\(?:tag\*?|label)\s*\{([^{}]*)\}")
-_AFTER_LABEL = re.compile(r"\s*\(([0-9A-Za-z.\-]{1,12})\)\s*")
+_LABEL_TEXT = r"(?:[Ee]q(?:n|uation)?\.?\s*)?[0-9A-Za-z][0-9A-Za-z.\-]{0,11}"
+_AFTER_LABEL = re.compile(r"\s*\((" + _LABEL_TEXT + r")\)\s*")
+# a label written at the end of the display itself: "… \qquad (3.2)", "… \quad \text{(eq. 4)}";
+# after a spacing command any label; after plain space only one with a letter and a digit
+# ("(5a)", "(W1)", "(eq. 4)") — a bare "(2)" after a space could be a factor
+_INLINE_LABEL = re.compile(
+    r"(?:\\(?:q?quad|hfill|;|,|:| )|~)\s*(?:\\text\s*\{\s*)?\(\s*("
+    + _LABEL_TEXT
+    + r")\s*\)\s*\}?\s*$"
+)
+_INLINE_LABEL_PLAIN = re.compile(
+    r"\s\(\s*((?=[^)]*[A-Za-z])(?=[^)]*\d)" + _LABEL_TEXT + r")\s*\)\s*$"
+)
+# "… , \quad i = 1, 2, 3" or "\text{for } i = 1, \dots, m": a qualifier, not an equation
+# (an index letter with a list or a range: "b = 2" alone is an equation)
+_QUALIFIER = re.compile(
+    r"^\s*(?:\\text\s*\{[^{}]*\}\s*)?[ijklt]\s*"
+    r"(?:=\s*(?:[-\d\s.]|\b[mnk]\b)*(?:,|\\[lc]?dots)(?:[-\d\s,.]|\\[lc]?dots|\b[mnk]\b)*"
+    r"|\\in\s*(?:[-\d\s,.{}()\[\]]|\\[lc]?dots|\\\{|\\\}|\b[mnk]\b)*)$"
+)
+_SEPARATOR = re.compile(
+    r"[,;]?\s*(?:\\q?quad(?![A-Za-z])\s*)?"
+    r"(?:\\text\s*\{\s*(?:and|und|also|so|thus|hence|,)\s*\}"
+    r"|\\(?:Rightarrow|Longrightarrow|implies|iff|Leftrightarrow|therefore)(?![A-Za-z]))"
+    r"(?:\s*\\q?quad(?![A-Za-z]))?"
+    r"|[,;]?\s*\\q?quad(?![A-Za-z])"
+    r"|,\s*\\;"
+)
 _HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\d+(\.\d+)*\.?\s+\S.*|\\(sub)*section\*?\{.*)$")
 _MULTI_ROW = {"align", "gather", "eqnarray"}
 
@@ -110,7 +137,67 @@ def _strip_alignment(row: str) -> str:
 
 def _take_tag(text: str) -> tuple[str, str | None]:
     labels = _TAG.findall(text)
-    return _TAG.sub(" ", text), (labels[0].strip() if labels else None)
+    text = _TAG.sub(" ", text)
+    if labels:
+        return text, labels[0].strip()
+    stripped = text.rstrip()
+    for pattern in (_INLINE_LABEL, _INLINE_LABEL_PLAIN):
+        found = pattern.search(stripped)
+        if found:
+            return stripped[: found.start()], found.group(1).strip()
+    return text, None
+
+
+def _top_level_cuts(row: str) -> list[tuple[int, int]]:
+    """Spans of the separators ``, \\quad`` outside braces, brackets and environments."""
+    cuts: list[tuple[int, int]] = []
+    depth = 0
+    i = 0
+    while i < len(row):
+        if row.startswith("\\begin{", i):
+            depth += 1
+        elif row.startswith("\\end{", i):
+            depth -= 1
+        char = row[i]
+        if depth == 0 and char in ",;\\":
+            found = _SEPARATOR.match(row, i)
+            if found and found.end() > i:
+                cuts.append((i, found.end()))
+                i = found.end()
+                continue
+        if char == "\\":
+            i += 2
+            continue
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            depth -= 1
+        i += 1
+    return cuts
+
+
+def split_equations(row: str) -> list[str]:
+    """``a = b, \\quad c = d`` → two equations; a qualifier ``, \\quad i = 1, 2`` is dropped.
+
+    The row stays whole unless every part (besides qualifiers) is itself an equation.
+    """
+    cuts = _top_level_cuts(row)
+    if not cuts:
+        return [row]
+    parts: list[str] = []
+    start = 0
+    for begin, end in cuts:
+        parts.append(row[start:begin])
+        start = end
+    parts.append(row[start:])
+    kept = [p for p in parts if p.strip() and not _QUALIFIER.match(p)]
+    if not kept:
+        return [row]
+    if len(kept) == 1:
+        return kept
+    if all(re.search(r"=|\\approx", p) for p in kept):
+        return kept
+    return [row]
 
 
 def read_equations(text: str) -> list[Equation]:
@@ -161,7 +248,8 @@ def read_equations(text: str) -> list[Equation]:
                 previous, previous_label, previous_line = chain[-1]
                 chain[-1] = (previous + " " + row_text, previous_label or label, previous_line)
             else:
-                chain.append((row_text, label, row_line))
+                for number, piece in enumerate(split_equations(row_text)):
+                    chain.append((piece.strip(), label if number == 0 else None, row_line))
             row_line += row.count("\n")
         if len(chain) == 1 and chain[0][1] is None and trailing:
             chain[0] = (chain[0][0], trailing, chain[0][2])

@@ -122,6 +122,9 @@ _Any = Union[Expr, Mat, DerivOp, PartialOf]  # noqa: UP007
 _LOSS_NAMES = {"cal:L", "L", "E", "cal:E", "ell", "cal:J"}
 _RATE_NAMES = {"alpha", "eta", "text:lr", "text:\\alpha", "text:eta"}
 _STEP_WORDS = {"new", "next", "updated", "update", "neu", "+"}
+_NEXT_WORDS = {"t+1", "k+1"}  # w^{(t+1)}
+_CURRENT_WORDS = {"old", "t", "k", "alt", "current"}
+_PREDICTION_WORDS = {"pred", "hat", "out", "predicted", "prediction", "est"}
 _SIZE_LETTERS = ("n", "k", "m", "s", "p", "d")
 
 
@@ -277,8 +280,44 @@ def _is_two(arg: Tree[Token] | Token) -> bool:
     return isinstance(arg, Tree) and arg.data == "number" and str(arg.children[0]) == "2"
 
 
+def _spelled(tree: Tree[Token] | Token) -> str | None:
+    """A word or a short expression spelled by letters (``new``, ``t+1``, ``\\text{old}``)."""
+    tree = _inner(tree)
+    if isinstance(tree, Token):
+        return None
+    kind = tree.data
+    parts = [c for c in tree.children if isinstance(c, Tree)]
+    if kind in ("letter", "number"):
+        return str(tree.children[0])
+    if kind == "text":
+        found = name_key(tree)
+        return found[0].removeprefix("text:").strip() if found else None
+    if kind == "imul" and len(parts) == 2:
+        left, right = _spelled(parts[0]), _spelled(parts[1])
+        return left + right if left is not None and right is not None else None
+    if kind in ("add", "subtract") and len(parts) == 2:
+        left, right = _spelled(parts[0]), _spelled(parts[1])
+        sign = "+" if kind == "add" else "-"
+        return left + sign + right if left is not None and right is not None else None
+    return None
+
+
+def _step_word(tree: Tree[Token] | Token, ctx: Context) -> int | None:
+    """``new``/``t+1`` → the next step, ``old``/``t`` → the current one, else None."""
+    word = _spelled(tree)
+    if word is None:
+        return None
+    word = word.replace(" ", "")
+    if word in _STEP_WORDS or word in _NEXT_WORDS:
+        return ctx.step + 1
+    if word in _CURRENT_WORDS:
+        return ctx.step
+    return None
+
+
 def _step_mark(script: Tree[Token], ctx: Context) -> int | None:
-    """``^{(1)}`` → 1, ``'`` → 1, ``^{new}`` → 1; None when the superscript is a power."""
+    """``^{(1)}`` → 1, ``'`` → 1, ``^{new}`` → 1, ``^{(t+1)}`` → the next step;
+    None when the superscript is a power."""
     if script.data == "prime":
         return 1
     arg = _arg(script)
@@ -290,15 +329,15 @@ def _step_mark(script: Tree[Token], ctx: Context) -> int | None:
             value = Rational(str(inner.children[0]))
             if value.is_Integer and 0 <= int(value) <= MAX_STEP:
                 return int(value)
-        found = name_key(inner) if isinstance(inner, Tree) else None
-        if found and found[0].removeprefix("text:") in ("t+1", "new", "next"):
-            return ctx.step + 1
-        if found and found[0] in ("t", "text:t", "text:old"):
-            return ctx.step
+        mark = _step_word(inner, ctx)
+        if mark is not None:
+            return mark
         raise EvalError("a step superscript that is not a number")
-    found = name_key(arg) if isinstance(arg, Tree) else None
-    if found and found[0].removeprefix("text:") in _STEP_WORDS:
-        return ctx.step + 1
+    if isinstance(arg, Tree) and arg.data in ("letter", "number"):
+        return None  # w^2, x^t: a power (or a transpose, handled later)
+    mark = _step_word(arg, ctx)
+    if mark is not None:
+        return mark
     if isinstance(arg, Tree) and arg.data == "text" and str(arg.children[0]) == "*":
         raise EvalError("`^*` (an optimum) is not a quantity of the problem")
     return None
@@ -358,7 +397,16 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
         op = "implicit" if kind == "imul" else "cdot"
         return _multiply(left, right, ctx, op)
     if kind == "div":
-        left = _value(_eval(trees[0], ctx))
+        top = _eval(trees[0], ctx)
+        if isinstance(top, PartialOf):
+            # ∂L / ∂w written inline: the same derivative as \frac{∂L}{∂w}
+            bottom = _eval(trees[1], ctx)
+            if not isinstance(bottom, PartialOf) or bottom.tree is None:
+                raise EvalError("∂ over something that is not ∂ of a variable")
+            if top.tree is None:
+                return DerivOp(Tree("partial", [bottom.tree]))
+            return _derivative(top.tree, bottom.tree, ctx)
+        left = _value(top)
         right = _scalar(_eval(trees[1], ctx))
         if right is None:
             raise EvalError("division by a matrix")
@@ -481,6 +529,12 @@ def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
                 left = _window(ctx) or left
             elif right.tag == "x" and la == k:
                 right = _window(ctx) or right
+            elif "slice" in (left.tag, right.tag):
+                # x_{1:3} against 2 weights: which entries are meant is unclear
+                raise EvalError(
+                    f"a range of {la if left.tag == 'slice' else lb} entries "
+                    f"multiplied with a vector of {lb if left.tag == 'slice' else la}"
+                )
     flags = ctx.flags if ctx is not None else []
     if left.is_vector and right.is_vector and len(left.entries()) == len(right.entries()):
         # the inner product of two vectors
@@ -674,7 +728,7 @@ def _bigsum(trees: list[Tree[Token]], ctx: Context) -> Value:
         raise EvalError("a ∑ without an index letter")
     start = low if low is not None else ctx.truth.base
     bounded = high is not None
-    stop = high if high is not None else start + MAX_SUM_TERMS
+    stop = high if high is not None else start + MAX_SUM_TERMS - 1
     if stop - start + 1 > MAX_SUM_TERMS:
         raise EvalError(f"a ∑ of more than {MAX_SUM_TERMS} terms")
     total: Value | None = None
@@ -763,17 +817,29 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         else:
             powers.append(script)
     index: int | None = None
-    for script in subs:
-        arg = _arg(script)
-        found = name_key(_inner(arg)) if isinstance(_inner(arg), Tree) else None
-        if found and found[0].removeprefix("text:") in _STEP_WORDS | {"neu"}:
-            step, stepped = ctx.step + 1, True
+    window: tuple[int, int] | None = None
+    for arg in _sub_parts(subs):
+        word = _spelled(arg)
+        # a bound index letter (x_t inside ∑_t) and the size k (w_k) are indices
+        as_mark = key not in ctx.env and word not in ctx.indices and word not in _SIZE_LETTERS
+        mark = _step_word(arg, ctx) if as_mark else None
+        if mark is not None:
+            if mark != ctx.step:
+                step, stepped = mark, True
             continue
-        if found and found[0].removeprefix("text:") in ("old", "t"):
+        if key == "y" and word is not None and word.replace(" ", "") in _PREDICTION_WORDS:
+            key = "hat:y"  # y_{pred}: the prediction ŷ
             continue
-        if index is not None:
+        if index is not None or window is not None:
             raise EvalError("two indices on one name")
+        inner = _inner(arg)
+        if isinstance(inner, Tree) and inner.data == "slice":
+            low, high = (c for c in inner.children if isinstance(c, Tree))
+            window = (_index(low, ctx), _index(high, ctx))
+            continue
         index = _index(arg, ctx)
+    if window is not None:
+        return _apply_sups(_slice(key, window, step, ctx), powers, ctx)
     if ctx.capture:
         ctx.captured = max(ctx.captured, step - ctx.step)
         offset = 0
@@ -785,6 +851,42 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     elif offset:
         value = _at_offset(value, offset, ctx)
     return _apply_sups(value, powers, ctx)
+
+
+def _sub_parts(subs: list[Tree[Token]]) -> list[Tree[Token] | Token]:
+    """The arguments of the subscripts, ``_{1,new}`` read as two (``1`` and ``new``)."""
+    parts: list[Tree[Token] | Token] = []
+    for script in subs:
+        arg = _arg(script)
+        if isinstance(arg, Tree) and arg.data == "subtuple":
+            parts.extend(c for c in arg.children if isinstance(c, Tree))
+        else:
+            parts.append(arg)
+    return parts
+
+
+def _slice(key: str, window: tuple[int, int], step: int, ctx: Context) -> Mat:
+    """``x_{i:i+2}``: the entries ``x_i … x_{i+2}`` (both ends included) as a column."""
+    low, high = window
+    if high < low or high - low >= MAX_SUM_TERMS:
+        raise EvalError("an empty or reversed range of indices")
+    entries: list[Expr] = []
+    for position in range(low, high + 1):
+        value = _name_entry(key, position, step, ctx)
+        if isinstance(value, Mat):
+            raise EvalError("a range of a matrix")
+        entries.append(value)
+    return _vector(entries, free=True, tag="slice")
+
+
+def _name_entry(key: str, index: int, step: int, ctx: Context) -> Value:
+    offset = 0 if ctx.capture else step - ctx.step
+    value = _quantity(key, index, ctx)
+    if offset == 1 and key in ("w", "b") and key not in ctx.env:
+        return _updated(key, index, ctx)
+    if offset:
+        return _at_offset(value, offset, ctx)
+    return value
 
 
 def _updated(key: str, index: int | None, ctx: Context) -> Value:
@@ -861,6 +963,8 @@ def _quantity(key: str, index: int | None, ctx: Context) -> Value:
             position = index - truth.base
             if 0 <= position < len(entries):
                 return entries[position]
+            if ctx.strict:
+                raise OutOfRange(f"`{key}` has no entry {index}")
         raise EvalError(f"`{key}` has no entry {index}")
     stems = {"x": "x", "w": "w", "y": "y", "hat:y": "yhat"}
     family = _family(ctx, key)
@@ -880,6 +984,8 @@ def _quantity(key: str, index: int | None, ctx: Context) -> Value:
         return lr
     if len(key) == 1 and key in ctx.indices:
         return Integer(ctx.indices[key])
+    if key in ("m", "n", "k") and index is None:
+        return Integer(_sizes(ctx)[key])  # 1/m of the mean, the sizes of the layer
     raise Unknown(key.split(":")[-1])
 
 

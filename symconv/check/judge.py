@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from lark import Token, Tree
-from sympy import Symbol
+from sympy import ImmutableMatrix, Symbol
 
 from symconv.check.diagnose import Diagnosis, diagnose
 from symconv.check.document import Equation
@@ -60,6 +61,7 @@ class Link:
     counterexample: str = ""
     flags: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    pending: Callable[[], Diagnosis | None] | None = None  # the diagnosis, when wanted
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Judgement:
     expected: str | None = None
     diagnosis: Diagnosis | None = None
     links: list[Link] = field(default_factory=list)
+    pending: Callable[[], Diagnosis | None] | None = None  # diagnosed once it is kept
 
 
 @dataclass
@@ -128,8 +131,21 @@ def judge_document(
             )
         except RecursionError:
             judgement = Judgement(equation, "unchecked", "unchecked: nested too deeply")
+        _diagnose(judgement, state.time_limit)
         results.append(judgement)
     return results
+
+
+def _diagnose(judgement: Judgement, seconds: float) -> None:
+    """Name the mistake of an incorrect equation (within its own time bound)."""
+    pending, judgement.pending = judgement.pending, None
+    if pending is None or judgement.verdict != "incorrect":
+        return
+    try:
+        with _time_bound(seconds):
+            judgement.diagnosis = pending()
+    except (TimedOut, RecursionError, EvalError):
+        judgement.diagnosis = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,6 +192,10 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
     sides, relations = _sides(tree)
     if len(sides) < 2:
         return Judgement(equation, "unchecked", "unchecked: not an equation (no `=`)")
+    if relations and relations[0] in _ASSIGN:
+        # w ← w − α·∂L/∂w: the left side is the parameter after the update
+        sides = [_after_update(sides[0]), *sides[1:]]
+        relations = ["=", *relations[1:]]
     lhs = sides[0]
     base = Context(truth=state.truth, step=state.step, env=state.env)
 
@@ -186,6 +206,17 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
             evaluate(lhs, base.child())
         except Unknown:
             return _define(equation, named[0], sides, relations, state)
+        except EvalError:
+            pass
+    letter = _indexed_name(lhs)
+    if named is not None and letter is not None:
+        probe = base.child()
+        probe.indices[letter] = state.truth.base
+        try:
+            evaluate(lhs, probe)
+        except Unknown as exc:
+            if exc.name == named[0].split(":")[-1]:
+                return _define_indexed(equation, named[0], letter, sides, state)
         except EvalError:
             pass
 
@@ -206,6 +237,17 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
                 )
                 return ahead
     return judgement
+
+
+_ASSIGN = ("\\leftarrow", "\\gets", "\\longleftarrow")
+
+
+def _after_update(lhs: Tree[Token]) -> Tree[Token]:
+    """``w`` → ``w'`` (a prime marks the next step)."""
+    prime = Tree("prime", [Token("PRIME", "'")])
+    if lhs.data == "scripted":
+        return Tree("scripted", [*lhs.children, prime])
+    return Tree("scripted", [lhs, prime])
 
 
 def _has_numbers(judgement: Judgement) -> bool:
@@ -246,6 +288,64 @@ def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
             continue
         found.append({letter: value})
     return found or f"no value of the index {letter} fits the left side"
+
+
+def _indexed_name(lhs: Tree[Token]) -> str | None:
+    """The letter i of a left side ``\\delta_i`` (a name with one index letter), else None."""
+    if lhs.data != "scripted" or len(lhs.children) != 2:
+        return None
+    script = lhs.children[1]
+    if not isinstance(script, Tree) or script.data != "sub":
+        return None
+    arg = next((c for c in script.children if isinstance(c, Tree)), None)
+    while arg is not None and arg.data == "group" and isinstance(arg.children[0], Tree):
+        arg = arg.children[0]
+    if arg is None or arg.data != "letter":
+        return None
+    return str(arg.children[0])
+
+
+def _define_indexed(
+    equation: Equation, key: str, letter: str, sides: list[Tree[Token]], state: DocState
+) -> Judgement:
+    """``\\delta_i = \\hat{y}_i - y_i``: remember δ as the vector of every i it exists for."""
+    name = key.split(":")[-1]
+    if len(sides) != 2:
+        return Judgement(equation, "unchecked", f"unchecked: defines `{name}` in a chain")
+    truth = state.truth
+    entries = []
+    top = max(truth.problem.n, truth.problem.k, truth.m) + truth.base
+    for value in range(truth.base, min(top, MAX_INSTANCES) + 1):
+        output = value - truth.base if value - truth.base < truth.m else None
+        ctx = Context(
+            truth=truth,
+            step=state.step,
+            env=state.env,
+            indices={letter: value},
+            output=output,
+            strict=True,
+        )
+        try:
+            entry = evaluate(sides[1], ctx)
+        except OutOfRange:
+            break
+        except EvalError as exc:
+            return Judgement(equation, "unchecked", f"unchecked: defines `{name}`, but {exc}")
+        if isinstance(entry, Mat):
+            return Judgement(
+                equation, "unchecked", f"unchecked: defines `{name}` with matrix entries"
+            )
+        entries.append(entry)
+    if not entries:
+        return Judgement(equation, "unchecked", f"unchecked: defines `{name}` for no {letter}")
+    value_mat = Mat(ImmutableMatrix(len(entries), 1, entries), free=True)
+    state.env[key] = value_mat
+    first, last = truth.base, truth.base + len(entries) - 1
+    return Judgement(
+        equation,
+        "correct",
+        f"defines {name}_{letter} for {letter} = {first}…{last}: {show(value_mat)}",
+    )
 
 
 def _define(
@@ -378,19 +478,25 @@ def _judge_chain(
             counterexample=outcome.counterexample,
             flags=notes,
         )
-        link.diagnosis = diagnose(
-            side=side,
-            written=value,
-            expected=expected,
-            lhs=lhs,
-            state=state,
-            step=step,
-            bound=bound,
-            output=output,
-            previous_ok=previous_ok and position > 0,
-            previous=values[position - 1] if position > 0 else None,
-            last=position == len(rhs) - 1,
-            numeric=numeric,
+        first_wrong = not any(other.verdict == "incorrect" for other in links)
+        link.pending = (
+            None
+            if not first_wrong
+            else partial(
+                diagnose,
+                side=side,
+                written=value,
+                expected=expected,
+                lhs=lhs,
+                state=state,
+                step=step,
+                bound=bound,
+                output=output,
+                previous_ok=previous_ok and position > 0,
+                previous=values[position - 1] if position > 0 else None,
+                last=position == len(rhs) - 1,
+                numeric=numeric,
+            )
         )
         links.append(link)
         previous_ok = False
@@ -434,6 +540,7 @@ def _summarise(
             expected=link.expected or expected_text,
             diagnosis=link.diagnosis,
             links=links,
+            pending=link.pending,
         )
     if "unchecked" in verdicts:
         reasons = [link.message for link in links if link.verdict == "unchecked"]

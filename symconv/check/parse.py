@@ -33,7 +33,8 @@ class ParseFailure(Exception):
 # spacing and sizing commands that carry no meaning
 _DROP = re.compile(
     r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])\.?"
-    r"|\\(?:displaystyle|textstyle|limits|nolimits|nonumber|notag|quad|qquad|mathop|,|;|:|!| )"
+    r"|\\(?:displaystyle|textstyle|limits|nolimits|nonumber|notag|quad|qquad|mathop|checkmark"
+    r"|square|blacksquare|qed|,|;|:|!| )"
     r"|~"
 )
 _SYNONYMS = [
@@ -72,6 +73,59 @@ _UNICODE = {
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 
 
+_NUMBER_LIST = re.compile(r"\s*-?(?:\d+(?:\.\d+)?|\.\d+)(?:\s+-?(?:\d+(?:\.\d+)?|\.\d+))+\s*")
+_GAP = re.compile(r"\\(?:q?quad|;|:| )(?![A-Za-z])|~")
+
+
+def _top_level_gaps(content: str) -> list[tuple[int, int]]:
+    """Spacing commands (``\\;``, ``\\quad``…) of ``content`` outside braces and parentheses."""
+    gaps: list[tuple[int, int]] = []
+    depth = 0
+    i = 0
+    while i < len(content):
+        char = content[i]
+        if char in "{(":
+            depth += 1
+        elif char in "})":
+            depth -= 1
+        elif depth == 0 and (char == "\\" or char == "~"):
+            found = _GAP.match(content, i)
+            if found:
+                gaps.append((i, found.end()))
+                i = found.end()
+                continue
+            i += 2
+            continue
+        i += 1
+    return gaps
+
+
+def _bracket_list(match: re.Match[str]) -> str:
+    """``[1 2 3]`` and ``[w_1 \\; w_2]``: a row written with spaces is a list of entries.
+
+    Two numbers side by side are never a product, and a spacing command between the
+    entries of a bracket marks columns; anything else stays as written.
+    """
+    content = match.group(1)
+    if "," in content or "&" in content or "=" in content:
+        return match.group(0)
+    if _NUMBER_LIST.fullmatch(content):
+        return "[" + ", ".join(content.split()) + "]"
+    gaps = _top_level_gaps(content)
+    if not gaps:
+        return match.group(0)
+    pieces: list[str] = []
+    start = 0
+    for begin, end in gaps:
+        pieces.append(content[start:begin])
+        start = end
+    pieces.append(content[start:])
+    pieces = [piece for piece in pieces if piece.strip()]
+    if len(pieces) < 2:
+        return match.group(0)
+    return "[" + ", ".join(piece.strip() for piece in pieces) + "]"
+
+
 def normalise(text: str) -> str:
     """The equation with spacing removed, synonyms unified and norm bars paired.
 
@@ -84,6 +138,9 @@ def normalise(text: str) -> str:
         r"[₀₁₂₃₄₅₆₇₈₉]+", lambda m: "_{" + m.group(0).translate(_SUBSCRIPT_DIGITS) + "}", text
     )
     text = text.replace("\\\\", "\x00")  # keep row breaks apart from control spaces
+    text = re.sub(r"\\(?:left|bigl|Bigl|biggl|Biggl|big|Big)\s*\[", "[", text)
+    text = re.sub(r"\\(?:right|bigr|Bigr|biggr|Biggr|big|Big)\s*\]", "]", text)
+    text = re.sub(r"(?<!\\)\[([^\[\]]*)\]", _bracket_list, text)
     text = _DROP.sub(" ", text).replace("\x00", " \\\\ ")
     for pattern, replacement in _SYNONYMS:
         text = pattern.sub(replacement, text)

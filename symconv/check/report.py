@@ -36,6 +36,8 @@ _SIMPLE = [
     (r"\\nabla", "∇"),
     (r"\\sum", "Σ"),
     (r"\\approx", "≈"),
+    (r"\\(?:leftarrow|gets)(?![A-Za-z])", "←"),
+    (r"\\delta(?![A-Za-z])", "δ"),
     (r"\\(?:top|intercal)", "T"),
     (r"\\(?:quad|qquad|,|;|!|:)", " "),
     (r"\\begin\{[pbBvV]?matrix\}", "["),
@@ -50,7 +52,9 @@ def pretty(latex: str) -> str:
     text = re.sub(r"\\([dt]?frac)\s*(\d)\s*(\d)", r"\\frac{\2}{\3}", latex)
     for pattern, replacement in _SIMPLE:
         text = re.sub(pattern, replacement, text)
-    # \frac{a}{b} → a/b (innermost first)
+    # \frac{a}{b} → a/b (innermost first; simple scripts inside a fraction first)
+    text = re.sub(r"_\{([A-Za-z0-9]{1,3})\}", lambda m: sub(m.group(1)), text)
+    text = re.sub(r"\^\{([A-Za-z0-9()+\-]{1,5})\}", lambda m: sup(m.group(1)), text)
     for _ in range(10):
         new = re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", _frac, text)
         if new == text:
