@@ -50,6 +50,33 @@ _UNICODE = {
     "≥": r"\ensuremath{\ge}",
 }
 
+# sub- and superscript characters (the unicode math of symconv's messages: x₁, w⁽¹⁾, aᵀ)
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", "0123456789+-=()aehijklmnoprstuvx"))
+_SUPERSCRIPTS = dict(
+    zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵀᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ", "0123456789+-=()Tabcdefghijklmnoprstuvwxyz")
+)
+for _char, _plain in _SUBSCRIPTS.items():
+    _UNICODE[_char] = rf"\textsubscript{{{_plain}}}"
+for _char, _plain in _SUPERSCRIPTS.items():
+    _UNICODE[_char] = rf"\textsuperscript{{{_plain}}}"
+_UNICODE.update(
+    {
+        "ğ": r"\ensuremath{\breve{g}}",
+        "⊤": r"\ensuremath{\top}",
+        "∇": r"\ensuremath{\nabla}",
+        "η": r"\ensuremath{\eta}",
+        "δ": r"\ensuremath{\delta}",
+        "⌊": r"\ensuremath{\lfloor}",
+        "⌋": r"\ensuremath{\rfloor}",
+        "≠": r"\ensuremath{\neq}",
+        "∤": r"\ensuremath{\nmid}",
+        "∘": r"\ensuremath{\circ}",
+        "½": r"\ensuremath{\tfrac{1}{2}}",
+    }
+)
+# a letter followed by a combining accent: ŷ as y + U+0302, x̃ as x + U+0303, ğ as g + U+0306
+_ACCENTS = {"\u0302": "hat", "\u0303": "tilde", "\u0306": "breve"}
+
 # characters that could combine with the next one into a ligature or a special quote
 # are printed as they are: T1 has glyphs for < > | " and the hyphen.
 
@@ -73,6 +100,10 @@ def escape(text: str) -> str:
         pair = text[position : position + 2]
         if pair in _UNICODE:  # x̃ is x + a combining tilde
             out.append(_UNICODE[pair])
+            position += 2
+            continue
+        if len(pair) == 2 and pair[1] in _ACCENTS and pair[0].isascii() and pair[0].isalpha():
+            out.append(rf"\ensuremath{{\{_ACCENTS[pair[1]]}{{{pair[0]}}}}}")
             position += 2
             continue
         char = text[position]

@@ -8,12 +8,11 @@ same name is removed, so the folder never holds a PDF that disagrees with its .t
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,64 +68,22 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def default_verification(problem: Problem) -> list[dict[str, Any]] | None:
-    """The checks of :mod:`symconv.crosscheck` (``run_checks(problem)``), when it exists."""
-    try:
-        crosscheck = importlib.import_module("symconv.crosscheck")
-    except ImportError:
-        return None
-    run_checks: Callable[[Problem], object] | None = getattr(crosscheck, "run_checks", None)
-    if run_checks is None:
-        return None
+def default_verification(problem: Problem) -> list[dict[str, Any]]:
+    """The checks of ``symconv verify`` for ``problem`` (design.md's ``checks`` format)."""
+    from symconv.crosscheck import run_checks
+
     return validate_checks(run_checks(problem))
 
 
-def _plain(result: object) -> Any:
-    """A check result as JSON-like data (a dict, or a dataclass / object with to_json)."""
-    for method in ("to_json", "as_json", "to_dict", "as_dict"):
-        if callable(getattr(result, method, None)):
-            return getattr(result, method)()
-    if is_dataclass(result) and not isinstance(result, type):
-        return asdict(result)
-    return result
-
-
 def check_submission(path: Path, problem: Problem) -> Submission:
-    """The verdicts of ``symconv check`` on ``path``, or a Submission saying why not.
+    """The verdicts of ``symconv check`` on ``path`` (design.md's check JSON object)."""
+    from symconv.check.run import check_files
 
-    Uses :mod:`symconv.check` when it exists (its ``check_file(path, problem)``, or
-    ``check_path``/``check_document``), returning design.md's check JSON object.
-    """
     if not path.is_file():
         raise SymconvError(f"`--submission` (={path}) is not a readable file")
-    try:
-        check = importlib.import_module("symconv.check")
-    except ImportError:
-        return Submission(str(path.name), note="the checker (symconv check) is not available.")
-    function = next(
-        (
-            getattr(check, name)
-            for name in ("check_file", "check_path", "check_document")
-            if callable(getattr(check, name, None))
-        ),
-        None,
-    )
-    if function is None:
-        return Submission(
-            str(path.name), note="the checker (symconv check) has no file-checking function."
-        )
-    data = _plain(function(path, problem))
-    if not isinstance(data, Mapping) or not isinstance(data.get("equations"), list):
-        return Submission(
-            str(path.name), note="the checker returned no equations in the documented format."
-        )
+    data = check_files([str(path)], problem)[0]
     equations = [dict(eq) for eq in data["equations"] if isinstance(eq, Mapping)]
-    summary_raw = data.get("summary")
-    summary = (
-        {str(k): int(v) for k, v in summary_raw.items() if isinstance(v, int)}
-        if isinstance(summary_raw, Mapping)
-        else {}
-    )
+    summary = {str(k): int(v) for k, v in data["summary"].items()}
     return Submission(str(path.name), equations, summary)
 
 
