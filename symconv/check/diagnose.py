@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 from lark import Token, Tree
 from sympy import Expr, Integer, Rational, Symbol
 
-from symconv.check.evaluate import Context, EvalError, Mat, Value, evaluate
+from symconv.check.evaluate import Context, EvalError, Mat, Value, evaluate, name_key
 from symconv.check.match import compare, entries_of, show
 from symconv.check.parse import ParseFailure, parse_equation
 from symconv.check.truth import Truth
-from symconv.mathtext import sub
+from symconv.mathtext import fmt, sub
 
 if TYPE_CHECKING:
     from symconv.check.judge import DocState
@@ -123,11 +123,18 @@ def _factors(tree: Tree[Token]) -> list[Tree[Token]]:
     if tree.data in ("mul", "imul"):
         left, right = [c for c in tree.children if isinstance(c, Tree)]
         return _factors(left) + _factors(right)
-    if tree.data == "call" and len(tree.children) == 2:
-        # η(ŷ₁ − y₁) reads as a call; as a product it is η · (ŷ₁ − y₁)
-        callee, argument = tree.children
-        if isinstance(callee, Tree) and isinstance(argument, Tree):
-            return [*_factors(callee), Tree("paren", [argument])]
+    if tree.data == "call":
+        # η(ŷ₁ − y₁) reads as a call; as a product it is η · (ŷ₁ − y₁); ½(a − b)² as ½ · (a − b)²
+        callee, argument, *scripts = tree.children
+        if (
+            isinstance(callee, Tree)
+            and isinstance(argument, Tree)
+            and all(isinstance(s, Tree) and s.data in ("sub", "sup") for s in scripts)
+        ):
+            group: Tree[Token] = Tree("paren", [argument])
+            if scripts:
+                group = Tree("scripted", [group, *scripts])
+            return [*_factors(callee), group]
     return [tree]
 
 
@@ -416,7 +423,7 @@ def diagnose(
                 return Diagnosis(kind, f"{lead}: {_pretty(reason)}")
     if _negated(written, expected, truth, step, numeric):
         return Diagnosis("sign_error", "sign error: the side is the negative of the truth")
-    factor = _factor_mistake(written, expected, truth, step, numeric)
+    factor = _factor_mistake(written, expected, truth, step, numeric, loss=_kind(lhs) == "loss")
     if factor is not None:
         return Diagnosis("missing_factor", factor)
 
@@ -513,11 +520,28 @@ def _one_entry(
 
 
 def _factor_mistake(
-    written: Value, expected: Value, truth: Truth, step: int, numeric: bool
+    written: Value, expected: Value, truth: Truth, step: int, numeric: bool, *, loss: bool = False
 ) -> str | None:
     """The side is the truth times 2, ½, m or 1/m: a factor of the loss lost or doubled."""
     m = truth.problem.m
     mse = truth.problem.loss == "mse"
+    if loss:
+        # the loss itself: its normalisation (½ Σ or the mean 1/m Σ) is the one that is off
+        meant = f"the mean 1/m Σ with m = {m}" if mse else "½ Σ (half the sum of squares)"
+        for factor in sorted({Rational(2), Rational(1, 2), Rational(m), Rational(1, m)}):
+            if factor == 1:
+                continue
+            scaled_loss: Value = (
+                Mat(expected.m * factor, free=expected.free)
+                if isinstance(expected, Mat)
+                else expected * factor
+            )
+            if compare(written, scaled_loss, truth, step, numeric=numeric, exact=False).equal:
+                return (
+                    f"missing factor: the side is {fmt_factor(factor)} the loss — its "
+                    f"normalisation is off (this problem's loss is {meant})"
+                )
+        return None
     candidates: list[tuple[Rational, str]] = [
         (
             Rational(2),
@@ -535,6 +559,16 @@ def _factor_mistake(
             "square is missing",
         ),
     ]
+    if mse and m > 2:
+        # ŷ − y for the derivative of the mean: the whole factor 2/m is left out
+        candidates.insert(
+            0,
+            (
+                Rational(m, 2),
+                f"missing factor: the side is m/2 = {fmt(Rational(m, 2))} times the truth — the "
+                f"factor 2/m of the mean's derivative is missing (m = {m})",
+            ),
+        )
     if m > 2:
         candidates += [
             (
@@ -561,6 +595,17 @@ def _factor_mistake(
         if compare(written, scaled, truth, step, numeric=numeric, exact=False).equal:
             return text
     return None
+
+
+def fmt_factor(factor: Rational) -> str:
+    """``2`` → "twice", ``1/2`` → "half", ``4`` → "4 times", ``1/4`` → "1/4 of"."""
+    if factor == 2:
+        return "twice"
+    if factor == Rational(1, 2):
+        return "half"
+    if factor.q == 1:
+        return f"{factor} times"
+    return f"{factor.p}/{factor.q} of"
 
 
 def _first_wrong_cell(
@@ -632,6 +677,31 @@ def _quantities(truth: Truth, step: int) -> list[tuple[str, str, int | None]]:
     return out
 
 
+_LOSS_KEYS = {"cal:L", "L", "E", "cal:E", "ell", "cal:J"}
+
+
+def _kind(tree: Tree[Token]) -> str | None:
+    """What a left side (or a quantity) names: ``gradient``, ``output``, ``loss``,
+    ``parameter``; None when it cannot be told."""
+    text = latex_of(tree)
+    if "partial" in text or "nabla" in text:
+        return "gradient"
+    primary: Tree[Token] | Token = tree
+    while isinstance(primary, Tree) and primary.data in ("scripted", "call", "paren"):
+        primary = primary.children[0]
+    found = name_key(primary) if isinstance(primary, Tree) else None
+    if found is None:
+        return None
+    key = found[0]
+    if key == "hat:y":
+        return "output"
+    if key in _LOSS_KEYS:
+        return "loss"
+    if key in ("w", "b"):
+        return "parameter"
+    return None
+
+
 def _other_quantity(
     side: Tree[Token],
     written: Value,
@@ -642,10 +712,13 @@ def _other_quantity(
     context: Callable[..., Context],
     numeric: bool,
 ) -> str | None:
+    wanted = _kind(lhs)
     for latex, name, out in _quantities(truth, step):
         try:
             tree = parse_equation(latex).children[0]
             assert isinstance(tree, Tree)
+            if wanted is not None and _kind(tree) not in (wanted, None):
+                continue  # a loss that equals a weight by chance is no wrong label
             value = evaluate(tree, context(out))
         except (ParseFailure, EvalError, AssertionError):
             continue

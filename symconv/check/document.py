@@ -44,9 +44,16 @@ _AFTER_LABEL = re.compile(r"\s*\((" + _LABEL_TEXT + r")\)\s*")
 # after a spacing command any label; after plain space only one with a letter and a digit
 # ("(5a)", "(W1)", "(eq. 4)") — a bare "(2)" after a space could be a factor
 _INLINE_LABEL = re.compile(
-    r"(?:\\(?:q?quad|hfill|;|,|:| )|~)\s*(?:\\text\s*\{\s*)?\(\s*("
+    r"(?:\\(?:q?quad|hfill|;|,|:| )|~)\s*(?:\\text\s*\{\s*)?\(\s*"
+    r"(?:\\(?:text|textrm|mathrm|textbf)\s*\{\s*)?(" + _LABEL_TEXT + r")\s*\}?\s*\)\s*\}?\s*$"
+)
+# "… && \text{(4a)}" or "… (\text{D1})": a parenthesised label set as text is never math
+_INLINE_LABEL_TEXT = re.compile(
+    r"(?:^|[\s&}])\s*(?:\\(?:text|textrm|mathrm)\s*\{\s*\(\s*("
     + _LABEL_TEXT
-    + r")\s*\)\s*\}?\s*$"
+    + r")\s*\)\s*\}|\(\s*\\(?:text|textrm|mathrm)\s*\{\s*("
+    + _LABEL_TEXT
+    + r")\s*\}\s*\))\s*$"
 )
 _INLINE_LABEL_PLAIN = re.compile(
     r"\s\(\s*((?=[^)]*[A-Za-z])(?=[^)]*\d)" + _LABEL_TEXT + r")\s*\)\s*$"
@@ -68,6 +75,14 @@ _SEPARATOR = re.compile(
 )
 _HEADING = re.compile(r"^\s*(#{1,6}\s+.*|\d+(\.\d+)*\.?\s+\S.*|\\(sub)*section\*?\{.*)$")
 _MULTI_ROW = {"align", "gather", "eqnarray"}
+# a row that goes on with the row above: "&= 6", "&\approx 0.3", "&+ (ŷ₂ − y₂)²"
+_CONTINUES = re.compile(
+    r"^(?:\\(?:q?quad|[,;:! ])\s*|~\s*|\\h?phantom\s*\{[^{}]*\}\s*)*"
+    r"(?:=|\\approx(?![A-Za-z])|\+|-|\\cdot(?![A-Za-z])|\\times(?![A-Za-z]))"
+)
+_INTERTEXT = re.compile(r"\\(?:short)?intertext\s*\{(?:[^{}]|\{[^{}]*\})*\}")
+_PROSE_ROW = re.compile(r"^(?:\s*\\text\s*\{[^{}]*\}\s*[,.;:]?)+\s*$")
+_RELATION = re.compile(r"=|\\(?:approx|leftarrow|gets|longleftarrow)(?![A-Za-z])")
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -82,8 +97,8 @@ def _heading_before(lines: list[str], line: int) -> str:
     return ""
 
 
-def split_rows(body: str) -> list[str]:
-    """Split at top-level ``\\\\`` (not inside a matrix or braces)."""
+def _all_rows(body: str) -> list[str]:
+    """The rows between top-level ``\\\\`` (blank ones kept, so lines can be counted)."""
     rows: list[str] = []
     depth = 0
     env_depth = 0
@@ -110,7 +125,28 @@ def split_rows(body: str) -> list[str]:
             continue
         i += 1
     rows.append(body[start:])
-    return [r for r in rows if r.strip()]
+    return rows
+
+
+def split_rows(body: str) -> list[str]:
+    """Split at top-level ``\\\\`` (not inside a matrix or braces); blank rows dropped."""
+    return [r for r in _all_rows(body) if r.strip()]
+
+
+_ALIGNED = re.compile(
+    r"\\(?:begin\{(?:aligned|alignedat|split|gathered)\}(?:\[[a-z]\]|\{\d+\})?"
+    r"|end\{(?:aligned|alignedat|split|gathered)\})"
+)
+
+
+def _unwrap_aligned(body: str) -> tuple[str, bool]:
+    """``$$\\begin{aligned} a &= b \\\\ c &= d \\end{aligned}$$``: the rows, as in ``align``.
+
+    Returns the body without the inner environment and whether it had one.
+    """
+    if not _ALIGNED.search(body):
+        return body, False
+    return _ALIGNED.sub(" ", body), True
 
 
 def _strip_alignment(row: str) -> str:
@@ -141,10 +177,11 @@ def _take_tag(text: str) -> tuple[str, str | None]:
     if labels:
         return text, labels[0].strip()
     stripped = text.rstrip()
-    for pattern in (_INLINE_LABEL, _INLINE_LABEL_PLAIN):
+    for pattern in (_INLINE_LABEL, _INLINE_LABEL_TEXT, _INLINE_LABEL_PLAIN):
         found = pattern.search(stripped)
         if found:
-            return stripped[: found.start()], found.group(1).strip()
+            label = next(group for group in found.groups() if group is not None)
+            return stripped[: found.start()], label.strip()
     return text, None
 
 
@@ -236,25 +273,34 @@ def read_equations(text: str) -> list[Equation]:
         if found:
             trailing = found.group(1)
         position = after
-        rows = split_rows(body) if environment in _MULTI_ROW else [body]
+        body, inner_rows = _unwrap_aligned(body)
+        rows = _all_rows(body)
+        if not (environment in _MULTI_ROW or inner_rows) and sum(1 for r in rows if r.strip()) < 2:
+            rows = [body]  # one equation (a stray \\\\ at its end changes nothing)
         row_line = line
         chain: list[tuple[str, str | None, int]] = []
         for row in rows:
+            row = _INTERTEXT.sub(" ", row)
             row_text, label = _take_tag(row)
             row_text = _strip_alignment(row_text).strip()
+            if _PROSE_ROW.match(row_text):
+                row_text = ""  # a row of words only ("\\text{and}")
             if not row_text:
+                row_line += row.count("\n")
                 continue
-            if chain and re.match(r"^(=|\\approx)", row_text):
+            start_line = row_line + row[: len(row) - len(row.lstrip())].count("\n")
+            if chain and (_CONTINUES.match(row_text) or not _RELATION.search(row_text)):
+                # a row that goes on with the one above (a row without `=` is no equation)
                 previous, previous_label, previous_line = chain[-1]
                 chain[-1] = (previous + " " + row_text, previous_label or label, previous_line)
             else:
                 for number, piece in enumerate(split_equations(row_text)):
-                    chain.append((piece.strip(), label if number == 0 else None, row_line))
+                    chain.append((piece.strip(), label if number == 0 else None, start_line))
             row_line += row.count("\n")
         if len(chain) == 1 and chain[0][1] is None and trailing:
             chain[0] = (chain[0][0], trailing, chain[0][2])
         for row_text, label, row_number in chain:
-            if len(chain) > 1:
-                row_number = _line_of(text, match.end() + body.find(row_text.split()[0]))
+            if len(chain) == 1:
+                row_number = line  # a block of one equation: the line it opens on
             equations.append(Equation(row_text, label, max(row_number, line), heading))
     return equations

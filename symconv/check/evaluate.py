@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 MAX_SUM_TERMS = 2000
+MAX_ONES = 256  # entries of a vector of ones 1_m
 MAX_NUMBER_DIGITS = 40
 MAX_SYMBOLIC_POWER = 16
 MAX_DIGITS = 2000
@@ -258,6 +259,12 @@ def _arg(script: Tree[Token]) -> Tree[Token] | Token:
     )
 
 
+def _inner_tree(tree: Tree[Token]) -> Tree[Token]:
+    """Strip ``group``/``paren`` wrappers of a tree."""
+    inner = _inner(tree)
+    return inner if isinstance(inner, Tree) else tree
+
+
 def _inner(tree: Tree[Token] | Token) -> Tree[Token] | Token:
     """Strip ``group``/``paren`` wrappers."""
     while isinstance(tree, Tree) and tree.data in ("group", "paren") and len(tree.children) == 1:
@@ -431,6 +438,12 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
         return _vector([e for e in entries if e is not None], free=True)
     if kind == "norm":
         return _norm(_value(_eval(trees[0], ctx)), squared=False)
+    if kind in ("floor", "ceil"):
+        inner = _scalar(_eval(trees[0], ctx))
+        if inner is None or not inner.is_Rational:
+            raise EvalError("⌊…⌋ or ⌈…⌉ of something that is not a number")
+        rational = Rational(inner)
+        return Integer(rational.floor() if kind == "floor" else rational.ceiling())
     if kind == "abs":
         inner = _scalar(_eval(trees[0], ctx))
         if inner is None:
@@ -438,6 +451,8 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
         return Abs(inner)
     if kind == "scripted":
         return _scripted(trees[0], [t for t in trees[1:]], ctx)
+    if kind in ("accent", "font") and name_key(tree) is None:
+        return _styled(tree, ctx)
     if kind in ("letter", "greek", "text", "accent", "font", "cal"):
         return _scripted(tree, [], ctx)
     if kind == "call":
@@ -455,6 +470,36 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
     raise EvalError(f"`{kind}` is not supported")
 
 
+def _styled(tree: Tree[Token], ctx: Context) -> _Any:
+    """A font or accent on something that is not a name: ``\\mathbf{1}`` (the vector of
+    ones, its length taken from what it meets), ``\\mathbf{Xw}`` (the expression)."""
+    inner = [c for c in tree.children if isinstance(c, Tree)]
+    if tree.data == "accent" or not inner:
+        raise EvalError("an accent on something that is not a name")
+    body = _inner(inner[0])
+    if isinstance(body, Tree) and body.data == "number" and str(body.children[0]) in ("0", "1"):
+        entry = Integer(int(str(body.children[0])))
+        return Mat(ImmutableMatrix(ctx.truth.m, 1, [entry] * ctx.truth.m), free=True, tag="ones")
+    return _eval(inner[0], ctx)
+
+
+def _fit_ones(left: Value, right: Value) -> tuple[Value, Value]:
+    """A vector of ones (``\\mathbf{1}``) resized to the vector it meets."""
+    if not (isinstance(left, Mat) and isinstance(right, Mat)):
+        return left, right
+    if left.tag == "ones" and right.tag != "ones" and right.is_vector:
+        size = len(right.entries())
+        return Mat(ImmutableMatrix(*_oriented(left, size), [left.m[0]] * size), free=True), right
+    if right.tag == "ones" and left.tag != "ones" and left.is_vector:
+        size = len(left.entries())
+        return left, Mat(ImmutableMatrix(*_oriented(right, size), [right.m[0]] * size), free=True)
+    return left, right
+
+
+def _oriented(ones: Mat, size: int) -> tuple[int, int]:
+    return (size, 1) if ones.shape[1] == 1 else (1, size)
+
+
 def _negate(value: Value) -> Value:
     if isinstance(value, Mat):
         return Mat(-value.m, free=value.free)
@@ -462,6 +507,7 @@ def _negate(value: Value) -> Value:
 
 
 def _add(left: Value, right: Value) -> Value:
+    left, right = _fit_ones(left, right)
     a, b = _scalar(left), _scalar(right)
     if a is not None and b is not None:
         return _check_size(a + b)
@@ -510,6 +556,7 @@ def _window(ctx: Context) -> Mat | None:
 
 def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
     """A product with matrix rules; intended readings of loose notation are noted."""
+    left, right = _fit_ones(left, right)
     a, b = _scalar(left), _scalar(right)
     if a is not None and b is not None:
         return _check_size(Mul(a, b))
@@ -791,6 +838,15 @@ def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) ->
             result: Value = _norm(_value(_eval(inner_tree, ctx)), squared=bool(square))
             return _apply_sups(result, [s for s in sups if s not in square], ctx)
         for script in subs:
+            if isinstance(value, Mat) and value.tag == "ones":
+                # 1_m: the vector of m ones
+                size = _index(_arg(script), ctx)
+                if not 1 <= size <= MAX_ONES:
+                    raise EvalError(
+                        f"a vector of ones of size {size} (at most {MAX_ONES} are read)"
+                    )
+                value = Mat(ImmutableMatrix(size, 1, [value.m[0]] * size), free=True)
+                continue
             # (v)_i: an entry of a vector
             if not isinstance(value, Mat) or not value.is_vector:
                 raise EvalError("a subscript on something that is not a vector")
@@ -830,6 +886,8 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         if key == "y" and word is not None and word.replace(" ", "") in _PREDICTION_WORDS:
             key = "hat:y"  # y_{pred}: the prediction ŷ
             continue
+        if key in _LOSS_NAMES and key not in ctx.env and _is_word(arg, word):
+            continue  # L_{MSE}, \mathcal{L}_{\text{train}}: a name for the loss, not an index
         if index is not None or window is not None:
             raise EvalError("two indices on one name")
         inner = _inner(arg)
@@ -851,6 +909,14 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     elif offset:
         value = _at_offset(value, offset, ctx)
     return _apply_sups(value, powers, ctx)
+
+
+def _is_word(arg: Tree[Token] | Token, word: str | None) -> bool:
+    """A subscript that is a word (``MSE``, ``\\text{train}``), not an index."""
+    inner = _inner(arg)
+    if isinstance(inner, Tree) and inner.data == "text":
+        return True
+    return word is not None and len(word) > 1 and word.isalpha()
 
 
 def _sub_parts(subs: list[Tree[Token]]) -> list[Tree[Token] | Token]:
@@ -1014,7 +1080,20 @@ def _bias(index: int | None, ctx: Context) -> Value:
 # derivatives
 
 
+def _d_of(tree: Tree[Token]) -> Tree[Token] | None:
+    """``dL`` or ``\\mathrm{d}w_1`` (the d of a derivative): what follows the d, else None."""
+    if tree.data != "imul":
+        return None
+    first, rest = (c for c in tree.children if isinstance(c, Tree))
+    word = _spelled(first) if first.data in ("letter", "text") else None
+    return rest if word == "d" else None
+
+
 def _frac(top: Tree[Token], bottom: Tree[Token], ctx: Context) -> _Any:
+    d_top, d_bottom = _d_of(_inner_tree(top)), _d_of(_inner_tree(bottom))
+    if d_top is not None and d_bottom is not None:
+        # dL/dw written with an upright or italic d: the same derivative as ∂L/∂w
+        return _derivative(d_top, d_bottom, ctx)
     numerator = _eval(top, ctx)
     if isinstance(numerator, PartialOf):
         denominator = _eval(bottom, ctx)
