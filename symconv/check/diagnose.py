@@ -286,6 +286,7 @@ def diagnose(
     output: int | None,
     previous_ok: bool,
     previous: object,
+    previous_side: Tree[Token] | None = None,
     last: bool,
     numeric: bool,
 ) -> Diagnosis | None:
@@ -306,20 +307,38 @@ def diagnose(
     if strangers:
         return strangers
 
-    # 1. a number after a right side: the arithmetic slipped
-    if previous_ok and _is_number(written, truth):
-        shown = show(_numeric(expected, truth, step))
-        return Diagnosis(
-            "arithmetic_slip",
-            f"arithmetic slip in the last step: the side before is right and equals {shown}, "
-            f"not {show(written)}",
-        )
-
     # a matrix written entry by entry: diagnose the first wrong entry
     target, want = side, expected
     cell = _first_wrong_cell(side, written, expected, truth, step, context, numeric)
     if cell is not None:
         target, want = cell
+
+    # 1. a number after a right side: the arithmetic slipped
+    if previous_ok and _is_number(written, truth):
+        shown = show(_numeric(expected, truth, step))
+        slip = Diagnosis(
+            "arithmetic_slip",
+            f"arithmetic slip in the last step: the side before is right and equals {shown}, "
+            f"not {show(written)}",
+        )
+        after_numbers = isinstance(previous, (Mat, Expr)) and _is_number(previous, truth)
+        if _bare(target) or after_numbers:
+            return slip
+        # numbers put into a right symbolic side: a pair of parentheses lost on the way
+        # explains the side better than an arithmetic slip, and so does a flipped sign when
+        # the side is the one before with numbers for the names (a substitution, no
+        # arithmetic done yet)
+        structural: list[tuple[Callable[..., Iterator[tuple[Tree[Token], str]]], str, str]] = [
+            (_regroupings, "missing_parentheses", "missing parentheses")
+        ]
+        counterpart = _counterpart(side, target, previous_side)
+        if counterpart is not None and _shape(counterpart) == _shape(target):
+            structural.append((_sign_flips, "sign_error", "sign error"))
+        for variants, kind, lead in structural:
+            for variant, reason in itertools.islice(variants(target), MAX_VARIANTS):
+                if holds(variant, want):
+                    return Diagnosis(kind, f"{lead}: {_pretty(reason)}")
+        return slip
 
     def changed_problem() -> Diagnosis | None:
         """6. the truth of a changed problem (bias, stride, padding, dilation)."""
@@ -402,6 +421,15 @@ def diagnose(
         return None
 
     numeric_side = _is_number(written, truth)
+    if (str(expected), step) in state.established and _kind(lhs) == "output":
+        # the document has already stated this output rightly (so it knows its window,
+        # stride and padding): a second, different value under the same name that is
+        # another output's is that output labelled with this one's name
+        found = _other_quantity(
+            side, written, expected, lhs, truth, step, context, numeric, outputs_only=True
+        )
+        if found is not None:
+            return Diagnosis("wrong_label", found)
     if numeric_side:
         # a number: a changed problem or another quantity's value names the mistake more
         # surely than one flipped sign among the many of a numeric side
@@ -411,6 +439,11 @@ def diagnose(
         found = _other_quantity(side, written, expected, lhs, truth, step, context, numeric)
         if found is not None:
             return Diagnosis("wrong_label", found)
+        if output is not None and _kind(lhs) == "output":
+            # ŷ_i with numbers read from a window moved along x
+            shifted = _window_shift(written, truth, step, output, numeric)
+            if shifted is not None:
+                return Diagnosis("wrong_index", shifted)
 
     # 2.–4. mistakes in how the side is written
     for variants, kind, lead in (
@@ -440,9 +473,117 @@ def diagnose(
     if _is_number(written, truth):
         return None
     index = _index_mistake(written, expected, truth, step, numeric)
+    if index is None and output is not None and _kind(lhs) == "output":
+        index = _window_shift(written, truth, step, output, numeric)
     if index is not None:
         return Diagnosis("wrong_index", index)
     return None
+
+
+def _window_shift(
+    written: Value, truth: Truth, step: int, output: int, numeric: bool
+) -> str | None:
+    """ŷ_i computed with its window moved by a few inputs.
+
+    Renaming the x of the truth (as :func:`_index_mistake` does) misses a window that
+    moves onto or off the padding: the truth has no term for a tap that reads a zero.
+    Here the window is rebuilt, tap by tap, at the moved positions.
+    """
+    problem = truth.problem
+    if output >= truth.m:
+        return None
+    sym = truth.d.symbols
+    bias: Expr = Integer(0)
+    if isinstance(sym.b, tuple):
+        bias = sym.b[output]
+    elif sym.b is not None:
+        bias = sym.b
+    for delta in (1, -1, 2, -2):
+        terms: list[Expr] = []
+        for j in range(problem.k):
+            position = problem.stride * output + problem.dilation * j - problem.padding + delta
+            terms.append(sym.w[j] * _shifted("x", sym.x, position, truth))
+        candidate: Expr = sum(terms, bias)
+        if compare(written, candidate, truth, step, numeric=numeric, exact=False).equal:
+            return (
+                f"shifted index: the window of ŷ{sub(output + 1)} is moved by {delta:+d} "
+                f"input{'s' if abs(delta) > 1 else ''} (it reads x from position "
+                f"{problem.stride * output - problem.padding + 1 + delta}, "
+                f"not {problem.stride * output - problem.padding + 1})"
+            )
+    return None
+
+
+def _cells(tree: Tree[Token]) -> list[Tree[Token]]:
+    return [
+        c
+        for row in tree.children
+        if isinstance(row, Tree)
+        for c in row.children
+        if isinstance(c, Tree)
+    ]
+
+
+def _counterpart(
+    side: Tree[Token], target: Tree[Token], previous: Tree[Token] | None
+) -> Tree[Token] | None:
+    """The part of the side before that ``target`` (the side or one of its cells) rewrites."""
+    if previous is None:
+        return None
+    if target is side:
+        return previous
+    if side.data != "matrix" or previous.data != "matrix":
+        return None
+    cells, before = _cells(side), _cells(previous)
+    if len(cells) != len(before):
+        return None
+    for cell, old in zip(cells, before):
+        if cell is target:
+            return old
+    return None
+
+
+_ATOMS = ("number", "letter", "greek", "text", "accent", "font", "cal", "scripted")
+
+
+def _shape(tree: Tree[Token] | Token) -> str:
+    """The operators of a tree with every name or number one atom and ``+``/``−`` alike:
+    ``ŷ₁ − y₁`` and ``14 + 2`` have one shape (numbers substituted for the names)."""
+    if isinstance(tree, Token):
+        return ""
+    kind = tree.data
+    kids = [c for c in tree.children if isinstance(c, Tree)]
+    if kind in _ATOMS:
+        return "a"
+    if kind in ("paren", "neg") and len(kids) == 1 and _bare(kids[0]):
+        return "a"  # (-3): a number
+    if kind in ("add", "subtract"):
+        kind = "sum"
+    if kind in ("mul", "imul", "call"):
+        kind = "product"
+    return kind + "(" + ",".join(_shape(c) for c in kids) + ")"
+
+
+def _bare(tree: Tree[Token]) -> bool:
+    """A number as written (``-2.5``), or a matrix of them: a result, not an expression."""
+    if tree.data in ("paren", "group", "pos") and len(tree.children) == 1:
+        inner = tree.children[0]
+        return isinstance(inner, Tree) and _bare(inner)
+    if tree.data == "number":
+        return True
+    if tree.data == "neg":
+        operand = next(c for c in tree.children if isinstance(c, Tree))
+        return _bare(operand)
+    if tree.data == "matrix":
+        cells = [
+            c
+            for row in tree.children
+            if isinstance(row, Tree)
+            for c in row.children
+            if isinstance(c, Tree)
+        ]
+        return all(_bare(c) for c in cells)
+    return False
 
 
 def _strangers(
@@ -711,9 +852,13 @@ def _other_quantity(
     step: int,
     context: Callable[..., Context],
     numeric: bool,
+    *,
+    outputs_only: bool = False,
 ) -> str | None:
     wanted = _kind(lhs)
     for latex, name, out in _quantities(truth, step):
+        if outputs_only and out is None:
+            continue
         try:
             tree = parse_equation(latex).children[0]
             assert isinstance(tree, Tree)

@@ -554,9 +554,24 @@ def _window(ctx: Context) -> Mat | None:
     return _vector([xs[t] if t is not None else Integer(0) for t in row], free=True, tag="window")
 
 
+def _windowed(left: Value, right: Value, ctx: Context) -> tuple[Value, Value]:
+    """Inside ŷ_i the plain input vector x times k weights means the window ŷ_i reads —
+    also when x happens to have k entries (n = k with padding) or k = 1 (one weight)."""
+    if ctx.output is None or not (isinstance(left, Mat) and isinstance(right, Mat)):
+        return left, right
+    k = ctx.truth.problem.k
+    if left.tag == "x" and right.tag != "x" and right.is_vector and len(right.entries()) == k:
+        return _window(ctx) or left, right
+    if right.tag == "x" and left.tag != "x" and left.is_vector and len(left.entries()) == k:
+        return left, _window(ctx) or right
+    return left, right
+
+
 def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
     """A product with matrix rules; intended readings of loose notation are noted."""
     left, right = _fit_ones(left, right)
+    if ctx is not None:
+        left, right = _windowed(left, right, ctx)
     a, b = _scalar(left), _scalar(right)
     if a is not None and b is not None:
         return _check_size(Mul(a, b))
@@ -567,16 +582,10 @@ def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
         assert isinstance(left, Mat)
         return Mat(left.m * b, free=left.free)
     assert isinstance(left, Mat) and isinstance(right, Mat)
-    # inside ŷ_i the plain input vector x means the window ŷ_i reads
     if ctx is not None and left.is_vector and right.is_vector:
-        k = ctx.truth.problem.k
         la, lb = len(left.entries()), len(right.entries())
         if la != lb:
-            if left.tag == "x" and lb == k:
-                left = _window(ctx) or left
-            elif right.tag == "x" and la == k:
-                right = _window(ctx) or right
-            elif "slice" in (left.tag, right.tag):
+            if "slice" in (left.tag, right.tag):
                 # x_{1:3} against 2 weights: which entries are meant is unclear
                 raise EvalError(
                     f"a range of {la if left.tag == 'slice' else lb} entries "

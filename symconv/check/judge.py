@@ -75,16 +75,19 @@ class Judgement:
     diagnosis: Diagnosis | None = None
     links: list[Link] = field(default_factory=list)
     pending: Callable[[], Diagnosis | None] | None = None  # diagnosed once it is kept
+    key: tuple[str, int] | None = None  # the quantity on the left (its truth) and the step
 
 
 @dataclass
 class DocState:
-    """What the document has established so far: the step and its own names."""
+    """What the document has established so far: the step, its own names, and the
+    quantities it has already stated rightly (``established``: truth and step)."""
 
     truth: Truth
     step: int = 0
     env: dict[str, Value] = field(default_factory=dict)
     time_limit: float = TIME_LIMIT
+    established: set[tuple[str, int]] = field(default_factory=set)
 
 
 @contextmanager
@@ -132,6 +135,8 @@ def judge_document(
         except RecursionError:
             judgement = Judgement(equation, "unchecked", "unchecked: nested too deeply")
         _diagnose(judgement, state.time_limit)
+        if judgement.key is not None and judgement.verdict in ("correct", "notation"):
+            state.established.add(judgement.key)
         results.append(judgement)
     return results
 
@@ -494,13 +499,17 @@ def _judge_chain(
                 output=output,
                 previous_ok=previous_ok and position > 0,
                 previous=values[position - 1] if position > 0 else None,
+                previous_side=rhs[position - 1] if position > 0 else None,
                 last=position == len(rhs) - 1,
                 numeric=numeric,
             )
         )
         links.append(link)
         previous_ok = False
-    return _summarise(equation, links, expected, truth, step)
+    judgement = _summarise(equation, links, expected, truth, step)
+    if truth_value is None and not bound:
+        judgement.key = (str(expected), step)
+    return judgement
 
 
 def _free(value: Value, truth: Truth) -> set[Symbol]:
