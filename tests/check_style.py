@@ -21,7 +21,8 @@ catalogued mistake explains the same value, so the kind is ambiguous).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from sympy import Rational
@@ -48,27 +49,50 @@ MUTATIONS = {
     "bias": "bias_confused",  # the untied bias gradient for a shared bias (or the reverse)
 }
 
+# mutations only the extended documents (∂L/∂x, a second SGD step) can carry
+EXTENDED_MUTATIONS = {
+    "flip_x": "wrong_index",  # ∂L/∂x with the kernel not flipped (w_j for w_{k+1-j})
+    "update_sign2": "sign_error",  # w^{(2)} = w^{(1)} + α·∂L/∂w
+    "border_x": None,  # ∂L/∂x_t at the border with one term missing (ambiguous kind)
+}
+ALL_MUTATIONS = {**MUTATIONS, **EXTENDED_MUTATIONS}
+
 SLIP_TARGETS = ("yhat", "loss", "grad_w", "w_next", "loss_next")
 LEARNING_RATES = ("0.01", "0.1", "0.5", "1/4", "0.05", "0.2")
+# the extended documents: rates whose updates do not terminate (1/3, 1/6) as well
+EXTENDED_RATES = ("1/3", "1/3", "1/6", "1/6", "0.1", "1/4")
 
 
 # ---------------------------------------------------------------------------------------
 # problems
 
 
-def random_problem(rng: random.Random) -> Problem:
-    """A random layer (n ≤ 7, k ≤ 3, stride ≤ 2, padding 0–1) with small values."""
+def random_problem(rng: random.Random, *, extended: bool = False) -> Problem:
+    """A random layer (n ≤ 7, k ≤ 3, stride ≤ 2, padding 0–1) with small values.
+
+    ``extended``: also circular padding and dilation 2, and rates (1/3, 1/6) and means
+    (m = 3) whose values do not terminate as decimals.
+    """
+    mode, dilation = "zeros", 1
     while True:
         k = rng.choice((1, 2, 2, 3, 3, 3))
         n = rng.randint(2, 7)
         stride = rng.choice((1, 1, 2))
         padding = rng.choice((0, 0, 1))
-        m = (n + 2 * padding - k) // stride + 1
-        if m >= 1 and m <= 6:
+        if extended:
+            k = rng.choice((2, 2, 3, 3))
+            padding = rng.choice((0, 1, 1))
+            mode = "circular" if padding and rng.random() < 0.5 else "zeros"
+            dilation = rng.choice((1, 2))
+        m = (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+        if m >= 1 and m <= 6 and (mode == "zeros" or padding <= n):
             break
     bias = rng.choice(("untied", "shared", "none"))
     loss = rng.choice(("sse_half", "sse_half", "mse"))
     lr = rng.choice(LEARNING_RATES)
+    if extended:
+        loss = rng.choice(("sse_half", "mse", "mse"))
+        lr = rng.choice(EXTENDED_RATES)
     decimals = rng.random() < 0.4
 
     def value() -> str:
@@ -93,6 +117,8 @@ def random_problem(rng: random.Random) -> Problem:
             "layer.kernel_size": k,
             "layer.stride": stride,
             "layer.padding": padding,
+            "layer.padding_mode": mode,
+            "layer.dilation": dilation,
             "layer.bias": bias,
             "loss.kind": loss,
             "optimizer.learning_rate": lr,
@@ -135,6 +161,29 @@ def _long_division(q: Rational) -> str:
     return ("-" if q < 0 else "") + f"{whole}." + "".join(digits)
 
 
+def rounded(value: object, digits: int) -> str:
+    """``value`` rounded to ``digits`` significant digits (never into the integer part:
+    1234.56 to 3 digits is ``1235``), as a student writes a value that does not terminate."""
+    q = Rational(value)
+    whole = len(str(abs(int(q))).lstrip("0")) if abs(q) >= 1 else 0
+    if whole:
+        places = max(0, digits - whole)
+    else:
+        places, probe = digits, abs(q)
+        while probe < Rational(1, 10):  # leading zeros after the point
+            probe *= 10
+            places += 1
+    scaled = abs(q) * 10**places
+    units = int(scaled + Rational(1, 2))  # half up
+    text = str(units).rjust(places + 1, "0")
+    body = text if not places else f"{text[:-places]}.{text[-places:]}"
+    return ("-" if q < 0 else "") + body
+
+
+def terminates(value: object) -> bool:
+    return _terminating(Rational(value))
+
+
 def fac(value: object) -> str:
     """A number as a factor or operand: negative ones in parentheses."""
     text = num(value)
@@ -161,6 +210,8 @@ D_B = f"\\frac{{\\partial {LOSS}}}{{\\partial \\mathbf{{b}}}}"
 D_B_SHARED = f"\\frac{{\\partial {LOSS}}}{{\\partial b}}"
 JAC_W = "\\frac{\\partial \\hat{\\mathbf{y}}}{\\partial \\mathbf{w}}"
 JAC_B = "\\frac{\\partial \\hat{\\mathbf{y}}}{\\partial \\mathbf{b}}"
+D_X = f"\\frac{{\\partial {LOSS}}}{{\\partial \\mathbf{{x}}}}"
+JAC_X = "\\frac{\\partial \\hat{\\mathbf{y}}}{\\partial \\mathbf{x}}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -177,6 +228,7 @@ class Rendered:
     mutated: str | None = None  # the label of the mutated equation
     kind: str | None = None  # the diagnosis it must get (None: ambiguous)
     site: str = ""  # where the mutation went: symbolic, numeric, before, after
+    rounded: set[str] = field(default_factory=set)  # how values were rounded: frac, approx, equals
 
 
 @dataclass
@@ -213,21 +265,55 @@ class _Writer:
             self.rendered.roles[role] = key
 
 
-def applicable(problem: Problem, mutation: str) -> bool:
+def applicable(problem: Problem, mutation: str, *, extended: bool = False) -> bool:
     """Can ``mutation`` be planted in the rendering of ``problem``?"""
-    return bool(_Plan(problem).sites(mutation))
+    if mutation in EXTENDED_MUTATIONS and not extended:
+        return False
+    return bool(_Plan(problem, extended).sites(mutation))
 
 
 class _Plan:
     """The truth of a problem and where each mutation lands."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, extended: bool = False) -> None:
         self.p = problem
         self.m = problem.m
+        self.extended = extended
         self.windows = positions(problem)
-        d = derive_explicit(problem)
+        d = derive_explicit(problem.with_steps(2) if extended else problem)
+        self.d = d
         self.steps: list[StepValues] = evaluate_steps(d)
         self.s0 = self.steps[0]
+
+    def terms_of_input(self, t: int) -> list[tuple[int, int]]:
+        """(output i, tap j) pairs that read input t (all of them when circular padding
+        wraps a window onto it)."""
+        return [
+            (i, j)
+            for i, row in enumerate(self.windows)
+            for j, position in enumerate(row)
+            if position == t
+        ]
+
+    def border_target(self) -> tuple[int, int] | None:
+        """The border input (first or last) whose ∂L/∂x_t loses its last term, and that
+        term's position in the sum; None if no border input is read twice."""
+        for t in (0, self.p.n - 1):
+            terms = self.terms_of_input(t)
+            if len(terms) >= 2:
+                return (t, len(terms) - 1)
+        return None
+
+    def flipped_grad_x(self, step: StepValues) -> tuple[Rational, ...]:
+        """∂L/∂x computed with the kernel not flipped (w_j read as w_{k+1-j})."""
+        k = self.p.k
+        return tuple(
+            sum(
+                (step.grad_yhat[i] * step.w[k - 1 - j] for i, j in self.terms_of_input(t)),
+                Rational(0),
+            )
+            for t in range(self.p.n)
+        )
 
     def terms_of_tap(self, j: int) -> list[tuple[int, int]]:
         """(output i, input t) pairs that tap j reads (padding left out)."""
@@ -258,6 +344,20 @@ class _Plan:
             if p.bias == "none" or m < 2:
                 return None
             return (0,)
+        if mutation in EXTENDED_MUTATIONS and not self.extended:
+            return None
+        if mutation == "flip_x":
+            # the flip must change ∂L/∂x as a function (not for a palindromic reading)
+            d = self.d
+            flip = dict(zip(d.symbols.w, reversed(d.symbols.w)))
+            if all((g.xreplace(flip) - g).expand() == 0 for g in d.grad_x):
+                return None
+            return (0,)
+        if mutation == "update_sign2":
+            s1 = self.steps[1]
+            return (0,) if any(s1.grad_w) and p.lr != 0 else None
+        if mutation == "border_x":
+            return self.border_target()
         raise ValueError(mutation)
 
     def sites(self, mutation: str) -> list[str]:
@@ -293,6 +393,16 @@ class _Plan:
                 found.append("numeric")
         elif mutation == "bias":
             found.append("numeric")
+        elif mutation == "flip_x":
+            if self.flipped_grad_x(s0) != s0.grad_x:
+                found.append("numeric")
+        elif mutation == "update_sign2":
+            return ["numeric"]  # the second step is written with numbers only
+        elif mutation == "border_x":
+            t, position = where[0], where[1]
+            i, j = self.terms_of_input(t)[position]
+            if s0.grad_yhat[i] * s0.w[j] != 0:
+                found.append("numeric")
         return found
 
     def window_value(self, i: int, row: list[int], step: StepValues) -> Rational:
@@ -348,6 +458,8 @@ class _Plan:
         row = [t + delta for t in self.windows[i]]
         if not all(-p.padding <= t < p.n + p.padding for t in row):
             return None
+        if p.padding_mode == "circular" and not all(0 <= t < p.n for t in row):
+            return None
         return row
 
     def _alternatives(self, i: int) -> list[list[int]]:
@@ -363,6 +475,16 @@ class _Plan:
             zero = _changed(p, padding=0)
             if zero.m >= 1:
                 rows = positions(zero)
+                if i < len(rows):
+                    found.append(rows[i])
+        if p.padding and p.padding_mode == "circular":
+            rows = positions(_changed(p, padding_mode="zeros"))
+            if i < len(rows):
+                found.append(rows[i])
+        if p.dilation != 1:
+            adjacent = _changed(p, dilation=1)
+            if adjacent.m >= 1:
+                rows = positions(adjacent)
                 if i < len(rows):
                     found.append(rows[i])
         found.append(list(reversed(self.windows[i])))
@@ -397,15 +519,21 @@ def _reads(row: list[int], problem: Problem) -> list[int | None]:
     return [t if 0 <= t < problem.n else None for t in row]
 
 
-def _changed(problem: Problem, **changes: int) -> Problem:
-    from dataclasses import replace
+def _changed(problem: Problem, **changes: object) -> Problem:
 
     return replace(problem, **changes)  # type: ignore[arg-type]
 
 
-def render(problem: Problem, *, seed: int = 0, mutation: str | None = None) -> Rendered:
-    """The whole submission for ``problem`` (with one planted mistake if ``mutation``)."""
-    plan = _Plan(problem)
+def render(
+    problem: Problem, *, seed: int = 0, mutation: str | None = None, extended: bool = False
+) -> Rendered:
+    """The whole submission for ``problem`` (with one planted mistake if ``mutation``).
+
+    ``extended``: also ∂L/∂x (the product with ∂ŷ/∂x, the sums, entry by entry, with
+    numbers), a second SGD step written out, and values that do not terminate rounded to
+    3–4 significant digits (``≈``, or ``=`` with the rounded value).
+    """
+    plan = _Plan(problem, extended)
     where = plan.target(mutation) if mutation else None
     site = ""
     if mutation:
@@ -459,6 +587,13 @@ class _Renderer:
         self.vector_form = rng.random() < 0.3  # ∂L/∂ŷ = … = ŷ − y as vectors
         self.bold_update = rng.random() < 0.3  # \mathbf{w}^{(1)}
         self.braces = rng.random() < 0.3  # x_{1} rather than x_1
+        self.extended = plan.extended
+        extra = random.Random(rng.random()) if plan.extended else random.Random(0)
+        self.digits = extra.choice((3, 4))  # significant digits of a rounded value
+        # a value that does not terminate: = 2/3 ≈ 0.667, ≈ 0.667, or = 0.667
+        self.round_style = extra.choice(("frac", "approx", "equals"))
+        self.per_entry_x = extra.random() < 0.5  # ∂L/∂x_t written one by one too
+        self.second_symbolic = extra.random() < 0.5  # w^{(2)} = w^{(1)} − α·∂L/∂w = …
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -629,6 +764,8 @@ class _Renderer:
                 out.equation(f"{name} = {sums[j]}", f"{g}c{j + 1}", "correct")
         if p.bias != "none":
             self.bias_gradient_symbolic(g)
+        if self.extended:
+            self.input_gradient_symbolic(g)
         g += 1
 
         out.prose("1.2.1 Weight update")
@@ -706,6 +843,181 @@ class _Renderer:
     def rate(self) -> str:
         return self.rate_text
 
+    def yhat_vector(self, values: tuple[Rational, ...]) -> str:
+        """``ŷ = [v₁ … vₘ]`` (rounded where a value does not terminate)."""
+        ending = self.vector_ending("", values, True)
+        if self.extended and self.round_style == "frac":
+            ending = ending.split(" \\approx ")[-1]
+            ending = ending if ending.startswith(" = ") else f" \\approx {ending}"
+            if all(terminates(v) for v in values):
+                ending = f" = {bmatrix_col([num(v) for v in values], True)}"
+        return f"\\hat{{\\mathbf{{y}}}}{ending}"
+
+    def new_parameters(self, step: StepValues) -> None:
+        """``New weights: w = [..]ᵀ`` and the biases, of the step just computed."""
+        out = self.out
+        out.equation(self.definition("w", step.w_next), None, "correct")
+        if step.b_next is not None:
+            out.prose("New biases:")
+            out.equation(self.definition("b", step.b_next), None, "correct")
+
+    # -- extended: ∂L/∂x and a second step ------------------------------------------------
+
+    def jac_x(self, entry: Callable[[list[int]], str]) -> str:
+        """∂ŷ/∂x (m×n): in row i, column t, the taps of window i that read x_t."""
+        rows = []
+        for i in range(self.m):
+            row = []
+            for t in range(self.p.n):
+                taps = [j for ii, j in self.plan.terms_of_input(t) if ii == i]
+                row.append(entry(taps) if taps else "0")
+            rows.append(row)
+        return bmatrix(rows)
+
+    def x_terms(self, t: int, site: str) -> list[tuple[int, int]]:
+        """The (output, tap) pairs of ∂L/∂x_t as written (flipped or one dropped if the
+        mutation is planted at ``site``)."""
+        terms = self.plan.terms_of_input(t)
+        k = self.k
+        if self.planted("flip_x", site):
+            terms = [(i, k - 1 - j) for i, j in terms]
+        if self.planted("border_x", site) and t == self.where[0]:
+            terms = [term for n, term in enumerate(terms) if n != self.where[1]]
+        return terms
+
+    def input_gradient_symbolic(self, g: int) -> None:
+        out = self.out
+        out.equation(f"{D_X} = {D_YHAT} \\cdot {JAC_X}", f"{g}f", "correct")
+        jac = self.jac_x(lambda taps: " + ".join(self.sub("w", j + 1) for j in taps))
+        left = bmatrix_col([self.g_sym(i) for i in range(self.m)])
+
+        def sums(site: str) -> list[str]:
+            return [
+                self.join_terms(
+                    [f"{self.g_factor(i)} \\cdot {self.sub('w', j + 1)}" for i, j in terms]
+                )
+                for terms in (self.x_terms(t, site) for t in range(self.p.n))
+            ]
+
+        verdict = "notation" if self.m >= 2 else "correct"
+        label = f"{g}g"
+        out.equation(
+            f"{D_X} = {left} \\cdot {jac} = {bmatrix_col(sums('symbolic'))}", label, verdict
+        )
+        if self.mutation in ("flip_x", "border_x") and self.site == "symbolic":
+            self.mark(label, EXTENDED_MUTATIONS[self.mutation])
+        if self.per_entry_x:
+            right = sums("none")
+            for t in range(self.p.n):
+                name = f"\\frac{{\\partial {LOSS}}}{{\\partial {self.sub('x', t + 1)}}}"
+                out.equation(f"{name} = {right[t]}", f"{g}h{t + 1}", "correct")
+
+    def input_gradient_numeric(self, label: str, step: StepValues) -> None:
+        out = self.out
+        jac = self.jac_x(lambda taps: num(sum((step.w[j] for j in taps), Rational(0))))
+        left = bmatrix_col([self.g_sym(i) for i in range(self.m)])
+        written, values = [], []
+        for t in range(self.p.n):
+            terms = self.x_terms(t, "numeric")
+            written.append(
+                self.join_terms(
+                    [f"{fac(step.grad_yhat[i])} \\cdot {fac(step.w[j])}" for i, j in terms]
+                )
+            )
+            values.append(sum((step.grad_yhat[i] * step.w[j] for i, j in terms), Rational(0)))
+        verdict = "notation" if self.m >= 2 else "correct"
+        out.equation(
+            f"{D_X} = {left} \\cdot {jac} = {bmatrix_col(written)}"
+            f"{self.vector_ending('', tuple(values))}",
+            label,
+            verdict,
+        )
+        if self.mutation in ("flip_x", "border_x") and self.site == "numeric":
+            self.mark(label, EXTENDED_MUTATIONS[self.mutation])
+
+    def second_step(self, g: int) -> None:
+        """The second SGD step with numbers: ∂L/∂ŷ, ∂L/∂w, w⁽²⁾, b⁽²⁾, then the forward
+        pass and the loss with them."""
+        out, p = self.out, self.p
+        assert p.y is not None
+        s1 = self.plan.steps[1]
+        out.prose("2.6 Second update")
+        symbolic = [self.g_sym(i) for i in range(self.m)]
+        differences = [f"{num(v)} - {fac(y)}" for v, y in zip(s1.yhat, p.y)]
+        if self.mse:
+            differences = [f"{self.two_over_m()}({d})" for d in differences]
+        out.equation(
+            f"{D_YHAT} = {bmatrix_col(symbolic)} = {bmatrix_col(differences)}"
+            f"{self.vector_ending('', s1.grad_yhat)}",
+            f"{g}a",
+            "correct",
+        )
+        jac = bmatrix([[self.x_entry(t) for t in self.plan.windows[i]] for i in range(self.m)])
+        sums = [
+            self.join_terms(
+                [
+                    f"{fac(s1.grad_yhat[i])} \\cdot {fac(self.x_value(t))}"
+                    for i, t in self.plan.terms_of_tap(j)
+                ]
+            )
+            for j in range(self.k)
+        ]
+        out.equation(
+            f"{D_W} = {bmatrix_col(symbolic)} \\cdot {jac} = {bmatrix_col(sums)}"
+            f"{self.vector_ending('', s1.grad_w)}",
+            f"{g}b",
+            self.jac,
+        )
+        wrong = self.planted("update_sign2", "numeric")
+        sign = "+" if wrong else "-"
+        rows = [
+            f"{num(wj)} {sign} {self.rate()} \\cdot {fac(gj)}" for wj, gj in zip(s1.w, s1.grad_w)
+        ]
+        lr = p.lr
+        new = tuple(wj + lr * gj if wrong else wj - lr * gj for wj, gj in zip(s1.w, s1.grad_w))
+        head = (
+            f"w^{{(2)}} = w^{{(1)}} {sign} \\alpha \\cdot {D_W} = "
+            if self.second_symbolic
+            else "w^{(2)} = "
+        )
+        out.equation(f"{head}{bmatrix_col(rows)}{self.vector_ending('', new)}", f"{g}c", "correct")
+        if wrong:
+            self.mark(f"{g}c", EXTENDED_MUTATIONS["update_sign2"])
+        if p.bias == "untied":
+            assert s1.b is not None and s1.b_next is not None
+            rows = [
+                f"{num(bi)} - {self.rate()} \\cdot {fac(gi)}" for bi, gi in zip(s1.b, s1.grad_yhat)
+            ]
+            out.equation(
+                f"b^{{(2)}} = b^{{(1)}} - \\alpha \\cdot {D_B} = {bmatrix_col(rows)}"
+                f"{self.vector_ending('', s1.b_next)}",
+                f"{g}d",
+                "correct",
+            )
+        elif p.bias == "shared":
+            assert s1.b is not None and s1.b_next is not None and s1.grad_b is not None
+            parts = " + ".join(fac(v) for v in s1.grad_yhat)
+            if self.m >= 2:
+                parts = f"({parts})"
+            out.equation(
+                f"b^{{(2)}} = b^{{(1)}} - \\alpha \\cdot {D_B_SHARED} = {num(s1.b[0])} - "
+                f"{self.rate()} \\cdot {parts}{self.ending('', s1.b_next[0])}",
+                f"{g}d",
+                "correct",
+            )
+        g += 1
+        out.prose("2.7 Forward pass with the weights of the second update", "New weights:")
+        self.new_parameters(s1)
+        after = replace(s1, w=s1.w_next, b=s1.b_next, yhat=s1.yhat_next, loss=s1.loss_next)
+        for i in range(self.m):
+            out.prose(f"2.7.{i + 1} Stride {i}")
+            self.forward_numeric(i, after, f"{g + i}a", True)
+        g += self.m
+        out.equation(self.yhat_vector(after.yhat), f"{g}", "correct")
+        g += 1
+        loss = self.loss_numeric(after, after.yhat, f"{g}a")
+        out.equation(f"{loss}{self.ending('', after.loss)}", f"{g}a", "correct")
+
     def forward_numeric(
         self,
         i: int,
@@ -734,8 +1046,8 @@ class _Renderer:
         shown = i if name is None else name
         product, verdict = self.product(cols, row)
         latex = (
-            f"\\hat{{y}}_{shown + 1} = {product}{bias_sym} = {' + '.join(terms)}{bias_num} = "
-            f"{self.final('yhat' if not after else '', value)}"
+            f"\\hat{{y}}_{shown + 1} = {product}{bias_sym} = {' + '.join(terms)}{bias_num}"
+            f"{self.ending('yhat' if not after else '', value)}"
         )
         self.out.equation(latex, label, verdict, f"forward_numeric{i}")
         self.settle(label)
@@ -761,10 +1073,55 @@ class _Renderer:
 
     def final(self, role: str, value: object) -> str:
         """A final number; off by one if the arithmetic slip is planted here."""
+        return num(self.final_value(role, value))
+
+    def final_value(self, role: str, value: object) -> Rational:
         if self.mutation == "slip" and self.slip_at == role and not self.slipped:
             self.slipped = True
-            return num(Rational(value) + 1)
-        return num(value)
+            return Rational(value) + 1
+        return Rational(value)
+
+    def shown(self, value: object) -> str:
+        """A value in a rounded form: exact if it terminates, else rounded."""
+        return num(value) if terminates(value) else rounded(value, self.digits)
+
+    def ending(self, role: str, value: object) -> str:
+        """`` = v`` closing a chain; a value that does not terminate rounded (extended)."""
+        value = self.final_value(role, value)
+        if not self.extended or terminates(value):
+            return f" = {num(value)}"
+        self.out.rendered.rounded.add(self.round_style)
+        if self.round_style == "frac":
+            return f" = {num(value)} \\approx {rounded(value, self.digits)}"
+        relation = "\\approx" if self.round_style == "approx" else "="
+        return f" {relation} {rounded(value, self.digits)}"
+
+    def vector_ending(self, role: str, values: tuple[Rational, ...], tight: bool = False) -> str:
+        """`` = [v₁ … vₘ]`` closing a chain, rounded like :meth:`ending`."""
+        finals = [self.final_value(role, v) for v in values]
+        exact = bmatrix_col([num(v) for v in finals], tight)
+        if not self.extended or all(terminates(v) for v in finals):
+            return f" = {exact}"
+        approximate = bmatrix_col([self.shown(v) for v in finals], tight)
+        self.out.rendered.rounded.add(self.round_style)
+        if self.round_style == "frac":
+            return f" = {exact} \\approx {approximate}"
+        relation = "\\approx" if self.round_style == "approx" else "="
+        return f" {relation} {approximate}"
+
+    def definition(self, name: str, values: tuple[Rational, ...]) -> str:
+        """``w = [..]^T`` (a shared bias: ``b = v``), rounded where a value does not
+        terminate and the document rounds."""
+        exact = len(values) > 1 or name != "b" or self.p.bias == "untied"
+        if not self.extended or self.round_style == "frac" or all(terminates(v) for v in values):
+            body = [num(v) for v in values]
+            relation = "="
+        else:
+            body = [self.shown(v) for v in values]
+            relation = "\\approx" if self.round_style == "approx" else "="
+        if exact:
+            return f"{name} {relation} {bmatrix_row(body)}^T"
+        return f"{name} {relation} {body[0]}"
 
     def finals(self, role: str, values: tuple[Rational, ...]) -> list[str]:
         return [self.final(role, v) for v in values]
@@ -802,15 +1159,11 @@ class _Renderer:
                 self.forward_numeric(i, s0, label, False)
         g += self.m
         out.prose(f"2.1.{self.m + 1} Prediction and Loss")
-        out.equation(
-            f"\\hat{{\\mathbf{{y}}}} = {bmatrix_col([num(v) for v in s0.yhat], True)}",
-            f"{g}",
-            "correct",
-        )
+        out.equation(self.yhat_vector(s0.yhat), f"{g}", "correct")
         g += 1
         loss = self.loss_numeric(s0, s0.yhat, f"{g}a")
         label = f"{g}a"
-        out.equation(f"{loss} = {self.final('loss', s0.loss)}", label, "correct", "loss_numeric")
+        out.equation(f"{loss}{self.ending('loss', s0.loss)}", label, "correct", "loss_numeric")
         self.settle(label)
         g += 1
 
@@ -822,8 +1175,8 @@ class _Renderer:
         if self.mse:
             differences = [f"{self.two_over_m()}({d})" for d in differences]
         out.equation(
-            f"{D_YHAT} = {bmatrix_col(symbolic)} = {bmatrix_col(differences)} = "
-            f"{bmatrix_col([num(v) for v in s0.grad_yhat])}",
+            f"{D_YHAT} = {bmatrix_col(symbolic)} = {bmatrix_col(differences)}"
+            f"{self.vector_ending('', s0.grad_yhat)}",
             f"{g}a",
             "correct",
         )
@@ -840,8 +1193,8 @@ class _Renderer:
             for j in range(self.k)
         ]
         out.equation(
-            f"{D_W} = {bmatrix_col(symbolic)} \\cdot {jac} = {bmatrix_col(sums)} = "
-            f"{bmatrix_col(self.finals('grad_w', s0.grad_w))}",
+            f"{D_W} = {bmatrix_col(symbolic)} \\cdot {jac} = {bmatrix_col(sums)}"
+            f"{self.vector_ending('grad_w', s0.grad_w)}",
             f"{g}b",
             self.jac,
         )
@@ -852,8 +1205,8 @@ class _Renderer:
             name = D_B if p.bias == "untied" else D_B_SHARED
             eye = bmatrix([["1" if r == c else "0" for c in range(self.m)] for r in range(self.m)])
             out.equation(
-                f"{name} = {bmatrix_col(symbolic)} \\cdot {eye} = "
-                f"{bmatrix_col([num(v) for v in s0.grad_yhat])}",
+                f"{name} = {bmatrix_col(symbolic)} \\cdot {eye}"
+                f"{self.vector_ending('', s0.grad_yhat)}",
                 f"{g}c",
                 self.eye,
             )
@@ -863,12 +1216,14 @@ class _Renderer:
             total = sum(s0.grad_yhat, Rational(0))
             out.equation(
                 f"{name} = \\sum_{{i=1}}^{{{self.m}}} \\frac{{\\partial {LOSS}}}"
-                f"{{\\partial \\hat{{y}}_i}} = {parts} = {num(total)}",
+                f"{{\\partial \\hat{{y}}_i}} = {parts}{self.ending('', total)}",
                 f"{g}c",
                 "correct",
             )
         if swap:
             self.mark(f"{g}c", MUTATIONS["bias"])
+        if self.extended:
+            self.input_gradient_numeric(f"{g}d", s0)
         g += 1
 
         out.prose("2.3 Weight update")
@@ -886,8 +1241,8 @@ class _Renderer:
                     body = f"({body})"
                 rows.append(f"{num(wj)} - {self.rate()} \\cdot {body}")
         out.equation(
-            f"w^{{(1)}} = w - \\alpha \\cdot {D_W} = {bmatrix_col(rows)} = "
-            f"{bmatrix_col(self.finals('w_next', s0.w_next))}",
+            f"w^{{(1)}} = w - \\alpha \\cdot {D_W} = {bmatrix_col(rows)}"
+            f"{self.vector_ending('w_next', s0.w_next)}",
             f"{g}a",
             "correct",
         )
@@ -900,8 +1255,8 @@ class _Renderer:
                 f"{num(bi)} - {self.rate()} \\cdot {fac(gi)}" for bi, gi in zip(s0.b, s0.grad_yhat)
             ]
             out.equation(
-                f"b^{{(1)}} = b - \\alpha \\cdot {D_B} = {bmatrix_col(rows)} = "
-                f"{bmatrix_col([num(v) for v in s0.b_next])}",
+                f"b^{{(1)}} = b - \\alpha \\cdot {D_B} = {bmatrix_col(rows)}"
+                f"{self.vector_ending('', s0.b_next)}",
                 f"{g}b",
                 "correct",
             )
@@ -909,20 +1264,14 @@ class _Renderer:
             assert s0.b is not None and s0.b_next is not None and s0.grad_b is not None
             out.equation(
                 f"b^{{(1)}} = b - \\alpha \\cdot {D_B_SHARED} = {num(s0.b[0])} - {self.rate()} "
-                f"\\cdot {fac(s0.grad_b[0])} = {num(s0.b_next[0])}",
+                f"\\cdot {fac(s0.grad_b[0])}{self.ending('', s0.b_next[0])}",
                 f"{g}b",
                 "correct",
             )
         g += 1
 
         out.prose("2.4 Forward pass with updated weights and biases", "New weights:")
-        out.equation(f"w = {bmatrix_row([num(v) for v in s0.w_next])}^T", None, "correct")
-        if s0.b_next is not None:
-            out.prose("New biases:")
-            if p.bias == "untied":
-                out.equation(f"b = {bmatrix_row([num(v) for v in s0.b_next])}^T", None, "correct")
-            else:
-                out.equation(f"b = {num(s0.b_next[0])}", None, "correct")
+        self.new_parameters(s0)
         s1 = self.plan.steps[0]
         after = StepValues(
             w=s1.w_next,
@@ -949,12 +1298,10 @@ class _Renderer:
                 self.forward_numeric(i, after, label, True)
         g += self.m
         out.prose(f"2.5.{self.m + 1} Prediction and Loss")
-        out.equation(
-            f"\\hat{{\\mathbf{{y}}}} = {bmatrix_col([num(v) for v in after.yhat], True)}",
-            f"{g}",
-            "correct",
-        )
+        out.equation(self.yhat_vector(after.yhat), f"{g}", "correct")
         g += 1
         loss = self.loss_numeric(after, after.yhat, f"{g}a")
-        out.equation(f"{loss} = {self.final('loss_next', after.loss)}", f"{g}a", "correct")
+        out.equation(f"{loss}{self.ending('loss_next', after.loss)}", f"{g}a", "correct")
         self.settle(f"{g}a")
+        if self.extended:
+            self.second_step(g + 1)

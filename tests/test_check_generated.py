@@ -12,6 +12,15 @@ products are ``notation``, the rest ``correct``), never read from the checker.
 2. Each catalogued mistake, planted in one equation (symbolic or numeric part), makes that
    equation — and only it — ``incorrect``, with the diagnosis the mistake must get
    wherever no other catalogued mistake explains the same value.
+3. *Extended* documents (12 more layers: circular padding, dilation 2, rates 1/3 and 1/6,
+   means over m = 3) add ∂L/∂x — the product with ∂ŷ/∂x (``notation`` for m ≥ 2, like
+   ∂L/∂w), the sums, ``∂L/∂x_t`` entry by entry, with numbers — a second SGD step
+   (w⁽²⁾, b⁽²⁾, the forward pass and the loss after it), and values that do not terminate
+   rounded to 3–4 significant digits: ``= 2/3 ≈ 0.667``, ``≈ 0.667`` or ``= 0.667`` are
+   all ``correct`` (with ``=``, a value without a finite decimal may be rounded to at least
+   three significant digits; a rounded terminating value is another number).  Their own
+   mistakes: ∂L/∂x with the kernel not flipped, the second update with the wrong sign,
+   ∂L/∂x_t at the border with a term missing; the older mistakes are planted in a few.
 """
 
 from __future__ import annotations
@@ -21,18 +30,32 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from check_style import MUTATIONS, applicable, random_problem, render  # tests/ is on the path
+from check_style import (  # tests/ is on the path
+    ALL_MUTATIONS,
+    EXTENDED_MUTATIONS,
+    MUTATIONS,
+    applicable,
+    random_problem,
+    render,
+)
 
 from symconv.check.run import check_text
 from symconv.problem import Problem
 
 SEEDS = range(40)
 PROBLEMS: dict[int, Problem] = {seed: random_problem(random.Random(seed)) for seed in SEEDS}
+MUTATED_SEEDS = range(32)  # the planted mistakes of the plain documents (time: 2 cores)
+EXTENDED_SEEDS = range(12)
+EXTENDED: dict[int, Problem] = {
+    seed: random_problem(random.Random(1000 + seed), extended=True) for seed in EXTENDED_SEEDS
+}
+OLD_ON_EXTENDED = range(4)  # the older mistakes planted in a few extended documents
 
 
 def _describe(problem: Problem) -> str:
     return (
-        f"n={problem.n} k={problem.k} s={problem.stride} p={problem.padding} m={problem.m} "
+        f"n={problem.n} k={problem.k} s={problem.stride} p={problem.padding} "
+        f"{problem.padding_mode} d={problem.dilation} m={problem.m} "
         f"bias={problem.bias} loss={problem.loss} lr={problem.lr}"
     )
 
@@ -97,15 +120,18 @@ def test_a_correct_submission_is_correct(seed: int) -> None:
 CASES = [
     pytest.param(seed, mutation, id=f"{mutation}-{seed}")
     for mutation in MUTATIONS
-    for seed in SEEDS
+    for seed in MUTATED_SEEDS
     if applicable(PROBLEMS[seed], mutation)
 ]
 
 
 @pytest.mark.parametrize(("seed", "mutation"), CASES)
 def test_a_planted_mistake_is_found_and_named(seed: int, mutation: str) -> None:
-    problem = PROBLEMS[seed]
-    rendered = render(problem, seed=seed, mutation=mutation)
+    _planted(PROBLEMS[seed], seed, mutation, extended=False)
+
+
+def _planted(problem: Problem, seed: int, mutation: str, *, extended: bool) -> None:
+    rendered = render(problem, seed=seed, mutation=mutation, extended=extended)
     label = rendered.mutated
     assert label is not None and rendered.expected[label] == "incorrect"
     got = _verdicts(rendered.text, problem)
@@ -118,3 +144,83 @@ def test_a_planted_mistake_is_found_and_named(seed: int, mutation: str) -> None:
             f"{context}: diagnosis {found['diagnosis_kind']} ({found['diagnosis']}), "
             f"expected {rendered.kind}"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# extended documents: circular padding, dilation 2, ∂L/∂x, two SGD steps, rounded values
+
+
+def test_the_extended_problems_cover_the_space() -> None:
+    problems = list(EXTENDED.values())
+    assert {(p.padding_mode, p.dilation) for p in problems if p.padding} >= {
+        ("circular", 1),
+        ("circular", 2),
+        ("zeros", 2),
+    }
+    assert {str(p.lr) for p in problems} >= {"1/3", "1/6"}
+    assert any(p.loss == "mse" and p.m == 3 for p in problems)
+    rendered = [render(p, seed=seed, extended=True) for seed, p in EXTENDED.items()]
+    texts = [r.text for r in rendered]
+    # ∂L/∂x both ways, the second step, and every way of writing a rounded value
+    assert all("\\partial \\mathbf{x}}" in t and "w^{(2)}" in t for t in texts)
+    assert sum("\\partial x_" in t for t in texts) >= 3
+    assert set().union(*(r.rounded for r in rendered)) == {"frac", "approx", "equals"}
+    assert any("} \\approx \\begin" in t for t in texts)  # a vector rounded
+    for mutation in EXTENDED_MUTATIONS:
+        sites = {
+            render(p, seed=seed, mutation=mutation, extended=True).site
+            for seed, p in EXTENDED.items()
+            if applicable(p, mutation, extended=True)
+        }
+        assert sites >= ({"numeric"} if mutation == "update_sign2" else {"symbolic", "numeric"})
+
+
+@pytest.mark.parametrize("seed", EXTENDED_SEEDS)
+def test_an_extended_correct_submission_is_correct(seed: int) -> None:
+    problem = EXTENDED[seed]
+    rendered = render(problem, seed=seed, extended=True)
+    got = _verdicts(rendered.text, problem)
+    wrong = _mismatches(rendered.expected, got)
+    assert not wrong, f"{_describe(problem)}\n" + "\n".join(wrong)
+    assert not any(e["verdict"] in ("incorrect", "unchecked") for e in got.values())
+
+
+EXTENDED_CASES = [
+    pytest.param(seed, mutation, id=f"{mutation}-x{seed}")
+    for mutation in ALL_MUTATIONS
+    for seed in (EXTENDED_SEEDS if mutation in EXTENDED_MUTATIONS else OLD_ON_EXTENDED)
+    if applicable(EXTENDED[seed], mutation, extended=True)
+]
+
+
+@pytest.mark.parametrize(("seed", "mutation"), EXTENDED_CASES)
+def test_an_extended_planted_mistake_is_found_and_named(seed: int, mutation: str) -> None:
+    _planted(EXTENDED[seed], seed, mutation, extended=True)
+
+
+def test_rounded_values_with_approx_and_equals() -> None:
+    """The rounding rule on single equations: ≈ any rounding to the places written; = only
+    for a value without a finite decimal, to three significant digits or more."""
+    problem = EXTENDED[next(s for s, p in EXTENDED.items() if str(p.lr) == "1/3")]
+    text = "\n\n".join(
+        f"$$\\alpha {written} \\tag{{{label}}}$$"
+        for label, written in [
+            ("a", "\\approx 0.333"),
+            ("b", "= 0.333"),
+            ("c", "= 0.3333"),
+            ("d", "\\approx 0.3"),
+            ("e", "= 0.3"),  # one significant digit with =
+            ("f", "= 0.334"),  # not a rounding
+            ("g", "\\approx 0.33"),
+        ]
+    )
+    got = {label: e["verdict"] for label, e in _verdicts(text, problem).items()}
+    assert got == {
+        "a": "correct",
+        "b": "correct",
+        "c": "correct",
+        "d": "correct",
+        "e": "incorrect",
+        "f": "incorrect",
+        "g": "correct",
+    }

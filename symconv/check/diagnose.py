@@ -328,6 +328,11 @@ def diagnose(
         # explains the side better than an arithmetic slip, and so does a flipped sign when
         # the side is the one before with numbers for the names (a substitution, no
         # arithmetic done yet)
+        # products of numbers that pair each weight with the input (or output gradient)
+        # of its mirror tap: the kernel flipped, not a slip of the arithmetic — tried on
+        # the whole side first, as it explains every entry, a regrouping only one
+        if _flipped_kernel(written, expected, truth, step, numeric):
+            return Diagnosis("wrong_index", FLIPPED)
         structural: list[tuple[Callable[..., Iterator[tuple[Tree[Token], str]]], str, str]] = [
             (_regroupings, "missing_parentheses", "missing parentheses")
         ]
@@ -920,13 +925,8 @@ def _index_mistake(
         return any(same_to(target, mapping) for target in targets)
 
     names = {"x": "x", "w": "w", "y": "y", "yhat": "ŷ", "b": "b"}
-    # the kernel flipped: a convolution where the layer computes a cross-correlation
-    flipped = dict(zip(sym.w, reversed(sym.w)))
-    if len(sym.w) > 1 and same(apply(dict(flipped))):
-        return (
-            "wrong index: the kernel is flipped (w_j ↔ w_{k+1-j}); a deep-learning "
-            "convolution is a cross-correlation, it does not flip the kernel"
-        )
+    if _flipped_kernel(written, expected, truth, step, numeric):
+        return FLIPPED
     for stem, family in families:
         for delta in (1, -1, 2, -2):
             mapping: dict[Symbol, Expr] = {
@@ -943,6 +943,41 @@ def _index_mistake(
             if same(apply({a: b})):
                 return f"wrong index: {_pretty_symbol(b)} where {_pretty_symbol(a)} belongs"
     return None
+
+
+FLIPPED = (
+    "wrong index: the kernel is flipped (w_j ↔ w_{k+1-j}); a deep-learning "
+    "convolution is a cross-correlation, it does not flip the kernel (and ∂L/∂x is the "
+    "gradient correlated with the flipped kernel)"
+)
+
+
+def _flipped_kernel(
+    written: Value, expected: Value, truth: Truth, step: int, numeric: bool
+) -> bool:
+    """Is ``written`` the truth with the kernel flipped (``w_j ↔ w_{k+1-j}``), in the
+    placeholders or in the inputs, and does the flip change the truth at all?"""
+    sym = truth.d.symbols
+    if len(sym.w) < 2:
+        return False
+    flip = dict(zip(sym.w, reversed(sym.w)))
+
+    def apply(target: Value) -> Value:
+        if isinstance(target, Mat):
+            return Mat(target.m.applyfunc(lambda e: e.xreplace(flip)), free=target.free)
+        result: Expr = target.xreplace(flip)
+        return result
+
+    full: Value = (
+        Mat(expected.m.applyfunc(truth.full), free=expected.free)
+        if isinstance(expected, Mat)
+        else truth.full(expected)
+    )
+    for target in (expected, full):
+        candidate = apply(target)
+        if compare(written, candidate, truth, step, numeric=numeric, exact=False).equal:
+            return True
+    return False
 
 
 def _shifted(stem: str, family: tuple[Symbol, ...], position: int, truth: Truth) -> Expr:

@@ -107,6 +107,24 @@ def _decimal_places(value: Expr) -> int | None:
     return max(counts.values()) if q == 1 else None
 
 
+def _rounding(written: Rational, truth: Rational, *, approx: bool) -> bool:
+    """Is ``written`` a decimal rounding of ``truth`` to the places written?
+
+    With ``≈`` any such rounding holds.  With ``=`` only a value that has no finite
+    decimal may be rounded (writing 0.667 for 2/3 is the usual way), and to at least
+    three significant digits (within 1 % of it): ``= 2`` for 7/3 or ``= 0.7`` for 2/3 is
+    wrong, and a terminating value rounded (``= 1.56`` for 1.5625) is another number.
+    """
+    places = _decimal_places(written)
+    if places is None or abs(written - truth) > Rational(1, 2 * 10**places):
+        return False
+    if approx:
+        return True
+    if _decimal_places(truth) is not None:
+        return False
+    return bool(abs(written - truth) <= abs(truth) / 100)
+
+
 def compare(
     written: Value,
     expected: Value,
@@ -145,11 +163,8 @@ def compare(
             w_at, e_at = w.xreplace(values), e.xreplace(values)
             same = _zero(w_at - e_at)
             if not same and w_at.is_Rational and e_at.is_Rational:
-                places = _decimal_places(w_at)
-                if places is not None and (approx or _decimal_places(e_at) is None):
-                    # a decimal rounded to the places written
-                    same = abs(w_at - e_at) <= Rational(1, 2 * 10**places)
-                    rounded = rounded or same
+                same = _rounding(Rational(w_at), Rational(e_at), approx=approx)
+                rounded = rounded or same
         if not same and not exact:
             return Outcome(False)  # a quick search: no texts needed
         if not same:
