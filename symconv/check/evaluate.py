@@ -20,6 +20,7 @@ from lark import Token, Tree
 from sympy import (
     Abs,
     Add,
+    Dummy,
     Expr,
     ImmutableMatrix,
     Integer,
@@ -143,6 +144,9 @@ class Context:
     capture: bool = False  # inside ∂: ignore step marks, record them
     captured: int = 0
     nonexistent: set[Symbol] = field(default_factory=set)
+    # when a list: every decimal literal d (p places) reads d + ½·10⁻ᵖ·r with a fresh
+    # symbol r, recorded here as (r, d, its text) — the side's rounding, see rounding.py
+    perturb: list[tuple[Symbol, Rational, str]] | None = None
 
     def child(self) -> Context:
         """A copy sharing env/flags but with its own index bindings."""
@@ -157,6 +161,7 @@ class Context:
             capture=self.capture,
             captured=self.captured,
             nonexistent=self.nonexistent,
+            perturb=self.perturb,
         )
 
 
@@ -374,7 +379,13 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
         text = str(kids[0])
         if len(text) > MAX_NUMBER_DIGITS:
             raise EvalError(f"a number with more than {MAX_NUMBER_DIGITS} digits")
-        return Rational(text)
+        number = Rational(text)
+        if ctx.perturb is not None and "." in text:
+            places = len(text.split(".", 1)[1])
+            mark = Dummy(f"r{len(ctx.perturb)}")
+            ctx.perturb.append((mark, number, text))
+            return number + Rational(1, 2 * 10**places) * mark
+        return number
     if kind in ("paren", "group", "pos"):
         return _eval(trees[0], ctx)
     if kind == "neg":

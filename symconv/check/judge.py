@@ -36,6 +36,8 @@ from symconv.check.evaluate import (
 )
 from symconv.check.match import compare, show
 from symconv.check.parse import ParseFailure, parse_equation
+from symconv.check.rounding import MESSAGE as ROUNDING
+from symconv.check.rounding import has_rounding, within_rounding
 from symconv.check.truth import MAX_STEP, Truth
 
 __all__ = ["VERDICTS", "DocState", "Judgement", "Link", "TimedOut", "judge_document"]
@@ -466,11 +468,22 @@ def _judge_chain(
         outcome = compare(
             value, expected, truth, step, numeric=numeric, approx=relation == "\\approx"
         )
-        if outcome.equal:
+        rounding = (
+            not outcome.equal
+            and not outcome.shape
+            and (numeric or relation == "\\approx")
+            and has_rounding(side, truth)
+            and within_rounding(
+                side, context(output), value, expected, truth, step, approx=relation == "\\approx"
+            )
+        )
+        if outcome.equal or rounding:
             verdict = "notation" if notes else "correct"
             message = "; ".join(notes)
             if outcome.rounded:
                 message = (message + "; " if message else "") + "rounded"
+            if rounding:
+                message = (message + "; " if message else "") + ROUNDING
             links.append(Link(index, verdict, message, flags=notes))
             previous_ok = True
             continue
@@ -568,6 +581,13 @@ def _summarise(
     count = len(links)
     what = "the side holds" if count == 1 else f"all {count} sides hold"
     rounded = any("rounded" in link.message for link in links)
+    carried = [link.index + 1 for link in links if ROUNDING in link.message]
+    if carried and count == 1:
+        what += " up to the rounding of the written decimals"
+    elif carried:
+        sides = ", ".join(map(str, carried))
+        what += f"; side {sides} {ROUNDING}" if len(carried) == 1 else f"; sides {sides} hold"
+        what += "" if len(carried) == 1 else " " + ROUNDING.removeprefix("holds ")
     return Judgement(
         equation,
         "correct",
