@@ -71,26 +71,15 @@ def _terminates(q: Rational) -> bool:
 def _decimal(q: Rational) -> str:
     """The exact decimal of a terminating rational (``39/25`` → ``1.56``)."""
     sign = "−" if q < 0 else ""
-    q = abs(q)
-    numerator, denominator = int(q.p), int(q.q)
+    numerator, denominator = abs(int(q.p)), int(q.q)
+    # the denominator is 2^a·5^b: max(a, b) decimal places make it divide 10^places
     places = 0
-    while denominator != 1:
-        # multiply by 10 until the denominator divides out (it has only factors 2 and 5)
-        numerator *= 10
+    while 10**places % denominator:
         places += 1
-        common = _gcd(numerator, denominator)
-        numerator //= common
-        denominator //= common
-    digits = str(numerator).rjust(places + 1, "0")
+    digits = str(numerator * 10**places // denominator).rjust(places + 1, "0")
     if places == 0:
         return sign + digits
     return f"{sign}{digits[:-places]}.{digits[-places:]}"
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
 
 
 def fmt(value: Any, *, approx: bool = False) -> str:
