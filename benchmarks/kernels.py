@@ -3,6 +3,7 @@ derivation + lambdify vs naive SymPy.  One JSON line per measurement (see run.py
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -97,9 +98,11 @@ def explicit_vs_naive(n: int = 1024, k: int = 9) -> None:
         grads = [sympy.diff(loss, v) for v in (*ws, b)]
         sympy.lambdify([*xs, *ws, b, *ys], grads, modules="numpy")
 
+    gc.collect()  # start both from a clean heap (earlier benchmarks leave garbage behind)
     start = time.perf_counter()
     ours()
     t_ours = time.perf_counter() - start
+    gc.collect()
     # the naive gradient is an Add of ~10^4 terms: Python's compiler recurses once per
     # term, so give it a deep stack (in a thread of its own) as a naive user would have to
     result: list[float] = []

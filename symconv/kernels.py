@@ -31,7 +31,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symconv.problem import Problem
 from symconv.symbolic import closed as C
-from symconv.symbolic.explicit import ExplicitDerivation
+from symconv.symbolic.explicit import ExplicitDerivation, paused_gc
 
 __all__ = [
     "GeneratedKernels",
@@ -391,6 +391,14 @@ def lambdify_explicit(derivation: ExplicitDerivation) -> LambdifiedExplicit:
         "use_imps": False,
         "docstring_limit": 0,
     }
+    with paused_gc():
+        return _lambdify(derivation, params, options)
+
+
+def _lambdify(
+    derivation: ExplicitDerivation, params: list[Symbol], options: dict[str, Any]
+) -> LambdifiedExplicit:
+    sym = derivation.symbols
     forward = lambdify(params, list(derivation.yhat), **options)
     outputs = [
         *derivation.grad_yhat,
