@@ -144,6 +144,8 @@ class Context:
     capture: bool = False  # inside ∂: ignore step marks, record them
     captured: int = 0
     nonexistent: set[Symbol] = field(default_factory=set)
+    # every step mark read (``w^{(1)}``, ``w'``, ``w_t``, ``b^{new}``): shared by children
+    marks: list[int] = field(default_factory=list)
     # when a list: every decimal literal d (p places) reads d + ½·10⁻ᵖ·r with a fresh
     # symbol r, recorded here as (r, d, its text) — the side's rounding, see rounding.py
     perturb: list[tuple[Symbol, Rational, str]] | None = None
@@ -162,6 +164,7 @@ class Context:
             captured=self.captured,
             nonexistent=self.nonexistent,
             perturb=self.perturb,
+            marks=self.marks,
         )
 
 
@@ -890,6 +893,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         mark = _step_mark(script, ctx) if key not in ctx.env else None
         if mark is not None and not stepped:
             step, stepped = mark, True
+            ctx.marks.append(mark)
         else:
             powers.append(script)
     index: int | None = None
@@ -900,6 +904,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         as_mark = key not in ctx.env and word not in ctx.indices and word not in _SIZE_LETTERS
         mark = _step_word(arg, ctx) if as_mark else None
         if mark is not None:
+            ctx.marks.append(mark)
             if mark != ctx.step:
                 step, stepped = mark, True
             continue

@@ -5,7 +5,9 @@ The left side names the quantity (``\\hat{y}_1``, ``\\frac{\\partial L}{\\partia
 truth.  A left side that is a new name (``X = …``) defines it for later equations; a
 left side that is a parameter written with numbers (``w = [1.56 0.28 2]ᵀ``) either
 matches the current step or the next one — then the document has moved on to the
-updated weights, and so do the later equations.
+updated weights, and so do the later equations.  Only such a parameter moves the step;
+an equation without step marks that is wrong at the current step but right at an
+earlier one (a recap of the gradient before the update) is right, read at that step.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = ["VERDICTS", "DocState", "Judgement", "Link", "TimedOut", "judge_docum
 VERDICTS = ("correct", "incorrect", "notation", "unchecked")
 TIME_LIMIT = 2.0  # seconds per equation
 MAX_INSTANCES = 50
+_OK = ("correct", "notation")  # the verdicts of a right equation
 
 
 class TimedOut(Exception):
@@ -90,6 +93,8 @@ class DocState:
     env: dict[str, Value] = field(default_factory=dict)
     time_limit: float = TIME_LIMIT
     established: set[tuple[str, int]] = field(default_factory=set)
+    reached: int = 0  # the latest step whose values it has computed (``w^{(1)} = [1.56 …]``)
+    mentioned: int = 0  # the latest step it has named (``w^{(1)} = w − α·∂L/∂w``), right or not
 
 
 @contextmanager
@@ -231,19 +236,91 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
     if isinstance(instances, str):
         return Judgement(equation, "unchecked", f"unchecked: {instances}")
     judgement = _judge_instances(equation, sides, relations, state, state.step, instances)
-    if judgement.verdict == "incorrect" and state.truth.problem.has_values:
-        # values of the next step: the document has moved on to the updated parameters
-        if state.step + 1 <= MAX_STEP - 1:
-            ahead = _judge_instances(equation, sides, relations, state, state.step + 1, instances)
-            if ahead.verdict in ("correct", "notation") and _has_numbers(ahead):
-                state.step += 1
-                name = _step_name(equation, state.step)
-                ahead.message = (
-                    f"{ahead.message}; read at step {state.step} ({name}): the values are those "
-                    "after the update"
+    if not state.truth.problem.has_values or judgement.verdict not in (*_OK, "incorrect"):
+        return judgement
+    marks = _marks(sides, base, instances)
+    state.mentioned = max(state.mentioned, *marks, 0)
+    if judgement.verdict in _OK:
+        if marks and _has_numbers(judgement):
+            state.reached = max(state.reached, *marks)  # the update computed in numbers
+        return judgement
+    ahead = _ahead(equation, sides, relations, state, instances, lhs, base, marks)
+    if ahead is not None:
+        return ahead
+    # an unmarked quantity of an earlier step (a recap of the gradient or the loss
+    # before the update): right at that step, the document's step is unchanged
+    if state.step > 0 and not marks:
+        for earlier in range(state.step - 1, -1, -1):
+            before = _judge_instances(equation, sides, relations, state, earlier, instances)
+            if before.verdict in _OK:
+                name = _step_name(equation, earlier)
+                before.message = (
+                    f"{before.message}; matches step {earlier} ({name}), not the current "
+                    f"step {state.step}: the values are those before the update"
                 )
-                return ahead
+                return before
     return judgement
+
+
+def _ahead(
+    equation: Equation,
+    sides: list[Tree[Token]],
+    relations: list[str],
+    state: DocState,
+    instances: list[dict[str, int]],
+    lhs: Tree[Token],
+    base: Context,
+    marks: list[int],
+) -> Judgement | None:
+    """The equation read at the next step, when it is right there and the document has
+    shown it is there: a parameter written with the updated values moves the step (the
+    only evidence that does); another unmarked equation is read at the next step alone,
+    once the document has written the update (computed in numbers, or at least named)."""
+    if state.step + 1 > MAX_STEP - 1 or not _has_numbers_in(equation):
+        return None
+    parameter = _is_parameter(lhs, base)
+    # evidence that the document has moved on: the update computed in numbers, or at
+    # least written down (a numeric update the checker could not read must not make
+    # every value after it wrong)
+    if not parameter and (marks or max(state.reached, state.mentioned) <= state.step):
+        return None
+    ahead = _judge_instances(equation, sides, relations, state, state.step + 1, instances)
+    if ahead.verdict not in _OK:
+        return None
+    step = state.step + 1
+    if parameter:
+        state.step = step
+        state.reached = max(state.reached, step)
+    name = _step_name(equation, step)
+    ahead.message = (
+        f"{ahead.message}; read at step {step} ({name}): the values are those after the update"
+    )
+    return ahead
+
+
+def _is_parameter(lhs: Tree[Token], ctx: Context) -> bool:
+    """Is the left side a trained parameter (``w``, ``b``, ``w_2``) of the current step?"""
+    probe = Context(truth=ctx.truth, step=ctx.step, env=ctx.env)
+    try:
+        value = evaluate(lhs, probe)
+    except EvalError:
+        return False
+    if probe.marks:
+        return False
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    params = set(ctx.truth.params)
+    return bool(entries) and all(entry in params for entry in entries)
+
+
+def _marks(sides: list[Tree[Token]], ctx: Context, instances: list[dict[str, int]]) -> list[int]:
+    """The step marks of the sides (``w^{(1)}``, ``w'``, ``b^{new}``, ``w_t``)."""
+    probe = Context(truth=ctx.truth, step=ctx.step, env=ctx.env, indices=dict(instances[0]))
+    for side in sides:
+        try:
+            evaluate(side, probe.child())
+        except EvalError:
+            pass
+    return list(probe.marks)
 
 
 _ASSIGN = ("\\leftarrow", "\\gets", "\\longleftarrow")
@@ -258,7 +335,11 @@ def _after_update(lhs: Tree[Token]) -> Tree[Token]:
 
 
 def _has_numbers(judgement: Judgement) -> bool:
-    return bool(re.search(r"\d", judgement.equation.latex.split("=", 1)[-1]))
+    return _has_numbers_in(judgement.equation)
+
+
+def _has_numbers_in(equation: Equation) -> bool:
+    return bool(re.search(r"\d", equation.latex.split("=", 1)[-1]))
 
 
 def _step_name(equation: Equation, step: int) -> str:
