@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from sympy import Expr, Rational, Symbol
 
+from symconv.errors import UnsupportedLayerError
 from symconv.kernels import LambdifiedExplicit, generate, lambdify_explicit, layer_key
 from symconv.problem import Problem, load_problem
 from symconv.reference import numpy_conv
@@ -167,11 +168,15 @@ def exact_quantities(derivation: ExplicitDerivation, batch: Batch, lr: Rational)
             rows.append([e.xreplace(point) for e in derivation.yhat])
         return rows
 
+    loss_of_yhat = derivation.loss_of_yhat
+    if loss_of_yhat is None:
+        raise UnsupportedLayerError("the cross-check of an upstream gradient is not written yet")
+
     def loss(yhat: list[list[Expr]]) -> Expr:
         total = Rational(0)
         for row, y in zip(yhat, batch.y):
             point = dict(zip(sym.yhat, row)) | dict(zip(sym.y, y))
-            total += derivation.loss_of_yhat.xreplace(point)
+            total += loss_of_yhat.xreplace(point)
         return total
 
     yhat = forward(batch.w, batch.b)

@@ -19,6 +19,7 @@ from rich.text import Text
 from sympy import Add, Expr, Symbol, factor_terms
 
 from symconv.derivation import Derivation
+from symconv.errors import UnsupportedLayerError
 from symconv.mathtext import fmt, fmt_factor, math, name, sub
 from symconv.problem import Problem
 from symconv.symbolic.closed import ClosedForm, specialize
@@ -412,6 +413,8 @@ def _after(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues)
     rows = _forward_rows(e, step.w_next, step.b_next, problem, "⁽¹⁾")
     out.eqs(rows)
     out.eqs(_loss_rows(problem, step.yhat_next, step.loss_next, "⁽¹⁾"))
+    if step.loss is None or step.loss_next is None:  # an upstream gradient: no loss
+        raise UnsupportedLayerError("no worked derivation with an upstream gradient yet")
     change = step.loss_next - step.loss
     sign = "−" if change < 0 else "+"
     before, after = fmt(step.loss, approx=True), fmt(step.loss_next, approx=True)

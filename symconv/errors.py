@@ -6,7 +6,13 @@ the command line can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
-__all__ = ["ProblemError", "SizeError", "SymconvError", "UsageError"]
+__all__ = [
+    "ProblemError",
+    "SizeError",
+    "SymconvError",
+    "UnsupportedLayerError",
+    "UsageError",
+]
 
 
 class SymconvError(Exception):
@@ -33,6 +39,10 @@ class UsageError(SymconvError):
 
 class SizeError(SymconvError):
     """An explicit expansion would be too large to build (use the closed form or --force)."""
+
+
+class UnsupportedLayerError(SymconvError):
+    """A part of symconv that does not yet handle this kind of layer was asked to."""
 
 
 def _show(value: object) -> str:

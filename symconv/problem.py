@@ -1,9 +1,15 @@
-"""The problem: a 1-D convolution layer, its loss, the optimizer and (optionally) values.
+"""The problem: a convolution layer, its loss, the optimizer and (optionally) values.
 
-A problem is read from TOML (a file or a built-in such as ``exercise2``), merged with
-command-line overrides and validated once, here, so that every later stage can trust it.
-Numbers are read exactly: ``"0.01"`` is ``Rational(1, 100)``; no user text is ever
-evaluated.
+``Problem`` = :class:`~symconv.layer.Layer` + a loss of :mod:`symconv.loss` + the SGD
+settings + values.  A problem is read from TOML (a file or a built-in such as
+``exercise2``), merged with command-line overrides and validated once, here, so that every
+later stage can trust it.  Numbers are read exactly: ``"0.01"`` is ``Rational(1, 100)``; no
+user text is ever evaluated.
+
+Values are stored flat, row-major in the full shapes of the layer (``x``:
+``(batch, in_channels, *input_shape)``, ...).  In TOML they are nested lists in those
+shapes, and leading axes of size 1 may be left out, so a 1-D one-channel problem keeps
+flat lists.
 """
 
 from __future__ import annotations
@@ -20,128 +26,260 @@ from typing import Any
 
 from sympy import Integer, Rational
 
-from symconv.errors import ProblemError
+from symconv.errors import ProblemError, UnsupportedLayerError
+from symconv.layer import BIAS_MODES, PADDING_MODES, Layer, make_layer
+from symconv.layer import output_length as _axis_output_length
+from symconv.loss import LOSSES, Loss, LossKind, get_loss
 
 __all__ = [
     "BIAS_MODES",
     "LOSSES",
+    "NOTATION_KEYS",
     "PADDING_MODES",
     "Problem",
     "builtin_names",
     "load_problem",
+    "load_raw",
+    "output_length",
     "parse_number",
     "parse_size",
     "problem_from_dict",
 ]
-
-PADDING_MODES = ("zeros", "circular")
-BIAS_MODES = ("shared", "untied", "none")
-LOSSES = ("sse_half", "mse")
 
 # Upper bounds that keep every size a plain machine integer and every number printable.
 _MAX_SIZE = 10**9
 _MAX_STEPS = 10_000
 _MAX_NUMBER_CHARS = 100
 _MAX_EXPONENT = 100
+# Values are typed by people: a tensor of more entries than this is refused.
+_MAX_VALUES = 200_000
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?")
 _FRACTION = re.compile(r"[+-]?[0-9]+/[0-9]+")
 
-# The schema: table -> key -> kind.  Anything else in a file is an error.
-_SCHEMA: dict[str, dict[str, str]] = {
-    "layer": {
-        "input_length": "size",
-        "kernel_size": "size",
-        "stride": "size",
-        "padding": "count",
-        "padding_mode": "choice",
-        "dilation": "size",
-        "bias": "choice",
-    },
-    "loss": {"kind": "choice"},
-    "optimizer": {"learning_rate": "number", "steps": "size"},
-    "values": {"x": "list", "w": "list", "b": "bias", "y": "list"},
+# The roles a document's names may be given for (see `symconv check`).
+NOTATION_KEYS = (
+    "input",
+    "weights",
+    "bias",
+    "output",
+    "target",
+    "loss",
+    "gradient",
+    "learning_rate",
+    "index_base",
+)
+
+# The schema: table -> keys.  Anything else in a file is an error.
+_SCHEMA: dict[str, tuple[str, ...]] = {
+    "layer": (
+        "input_length",
+        "input_shape",
+        "kernel_size",
+        "stride",
+        "padding",
+        "padding_mode",
+        "dilation",
+        "bias",
+        "in_channels",
+        "out_channels",
+        "groups",
+        "batch",
+    ),
+    "loss": ("kind",),
+    "optimizer": ("learning_rate", "steps"),
+    "values": ("x", "w", "b", "y", "grad_yhat"),
+    "notation": NOTATION_KEYS,
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "layer": {"stride": 1, "padding": 0, "padding_mode": "zeros", "dilation": 1, "bias": "shared"},
+    "layer": {
+        "stride": 1,
+        "padding": 0,
+        "padding_mode": "zeros",
+        "dilation": 1,
+        "bias": "shared",
+        "in_channels": 1,
+        "out_channels": 1,
+        "groups": 1,
+        "batch": 1,
+    },
     "loss": {"kind": "sse_half"},
     "optimizer": {"learning_rate": "0.01", "steps": 1},
 }
-_CHOICES = {
-    "layer.padding_mode": PADDING_MODES,
-    "layer.bias": BIAS_MODES,
-    "loss.kind": LOSSES,
-}
-
 
 _ONE_HUNDREDTH = Rational(1, 100)
+
+Values = tuple[Rational, ...]
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A validated problem.  Sizes are ints; numbers are exact SymPy ``Rational``.
+    """A validated problem: a layer, a loss, SGD settings and (optionally) exact values.
 
-    ``x`` has ``n`` entries, ``w`` has ``k``, ``y`` has ``m`` (the output length); ``b`` is a
-    tuple of ``m`` entries for an untied bias, one ``Rational`` for a shared bias and
-    ``None`` when there is no bias.  ``x``, ``w``, ``b`` and ``y`` are all ``None`` for a
-    symbolic-only problem.
+    ``x``, ``w``, ``y`` and ``grad_yhat`` are flat tuples, row-major in the layer's full
+    shapes (``layer.x_shape``, ``layer.w_shape``, ``layer.y_shape``).  ``b`` is a flat tuple
+    in ``layer.b_shape``, except that a shared bias of a one-output-channel layer is one
+    ``Rational`` (as the exercise writes it); ``None`` when the bias is "none".  Without
+    values, ``x``, ``w``, ``b`` and ``y`` are ``None`` (a symbolic problem).  With the
+    ``upstream`` loss there is no ``y``; ``grad_yhat`` holds the given ∂L/∂ŷ, or is None.
+
+    The 1-D properties ``n``, ``k``, ``m``, ``stride``, ``padding``, ``dilation`` describe a
+    1-D one-channel batch-1 layer with even padding (``layer.is_single``); for any other
+    layer they raise :class:`~symconv.errors.UnsupportedLayerError`.
 
     Example:
         >>> p = load_problem("exercise2")
-        >>> (p.n, p.k, p.m, p.lr)
-        (4, 3, 2, 1/100)
+        >>> (p.n, p.k, p.m, p.lr, p.layer.y_shape)
+        (4, 3, 2, 1/100, (1, 1, 2))
     """
 
     title: str
-    n: int
-    k: int
-    stride: int = 1
-    padding: int = 0
-    padding_mode: str = "zeros"
-    dilation: int = 1
-    bias: str = "shared"
-    loss: str = "sse_half"
+    layer: Layer
+    loss: LossKind = "sse_half"
     lr: Rational = _ONE_HUNDREDTH
     steps: int = 1
-    x: tuple[Rational, ...] | None = None
-    w: tuple[Rational, ...] | None = None
-    b: tuple[Rational, ...] | Rational | None = None
-    y: tuple[Rational, ...] | None = None
+    x: Values | None = None
+    w: Values | None = None
+    b: Values | Rational | None = None
+    y: Values | None = None
+    grad_yhat: Values | None = None
+    notation: tuple[tuple[str, str | int], ...] = ()
+
+    # -- the loss and the values, for any layer -------------------------------------------
 
     @property
-    def m(self) -> int:
-        """Output length: ``floor((n + 2p - d(k-1) - 1) / s) + 1``."""
-        return output_length(self.n, self.k, self.stride, self.padding, self.dilation)
+    def loss_spec(self) -> Loss:
+        """The loss's registry entry (:mod:`symconv.loss`)."""
+        return get_loss(self.loss)
+
+    @property
+    def padding_mode(self) -> str:
+        """``"zeros"`` or ``"circular"``."""
+        return self.layer.padding_mode
+
+    @property
+    def bias(self) -> str:
+        """``"shared"``, ``"untied"`` or ``"none"``."""
+        return self.layer.bias
 
     @property
     def has_values(self) -> bool:
-        """True when x, w, y (and b, unless the bias is "none") are given."""
+        """True when x and w (and b unless the bias is "none", and y unless upstream) are given."""
         return self.x is not None
 
+    @property
+    def b_values(self) -> Values | None:
+        """The bias values as a flat tuple in ``layer.b_shape`` (None without a bias or values)."""
+        if self.b is None:
+            return None
+        return self.b if isinstance(self.b, tuple) else (self.b,)
+
+    @property
+    def output_count(self) -> int:
+        """Entries of the output (batch × out_channels × positions): mse's divisor."""
+        return math.prod(self.layer.y_shape)
+
+    # -- the 1-D view ---------------------------------------------------------------------
+
+    def _single(self, what: str) -> Layer:
+        layer = self.layer
+        if not layer.is_single or layer.symmetric_padding is None:
+            raise UnsupportedLayerError(
+                f"{what} is defined for a 1-D one-channel batch-1 layer with even padding; "
+                f"this problem's layer is {layer.describe()}"
+            )
+        return layer
+
+    @property
+    def n(self) -> int:
+        """Input length (1-D layers)."""
+        return self._single("the input length n").input_shape[0]
+
+    @property
+    def k(self) -> int:
+        """Kernel size (1-D layers)."""
+        return self._single("the kernel size k").kernel_size[0]
+
+    @property
+    def m(self) -> int:
+        """Output length ``floor((n + 2p − d(k−1) − 1)/s) + 1`` (1-D layers)."""
+        return self._single("the output length m").output_shape[0]
+
+    @property
+    def stride(self) -> int:
+        """Stride (1-D layers)."""
+        return self._single("the stride s").stride[0]
+
+    @property
+    def padding(self) -> int:
+        """Padding on each side (1-D layers)."""
+        return self._single("the padding p").padding[0][0]
+
+    @property
+    def dilation(self) -> int:
+        """Dilation (1-D layers)."""
+        return self._single("the dilation d").dilation[0]
+
+    # -- plain data and changes -----------------------------------------------------------
+
     def layer_dict(self) -> dict[str, Any]:
-        """The layer, loss and optimizer settings as plain JSON-able data."""
-        return {
-            "input_length": self.n,
-            "kernel_size": self.k,
-            "stride": self.stride,
-            "padding": self.padding,
-            "padding_mode": self.padding_mode,
-            "dilation": self.dilation,
-            "bias": self.bias,
-            "output_length": self.m,
-            "loss": self.loss,
-            "learning_rate": str(self.lr),
-            "steps": self.steps,
-        }
+        """The layer, loss and optimizer settings as plain JSON-able data.
+
+        A 1-D one-channel batch-1 layer keeps the exercise's field names
+        (``input_length``, ``kernel_size``, ...) as integers; every other layer uses the
+        general field names with one entry per axis.
+        """
+        settings = {"loss": self.loss, "learning_rate": str(self.lr), "steps": self.steps}
+        layer = self.layer
+        if layer.is_single and layer.symmetric_padding is not None:
+            return {
+                "input_length": self.n,
+                "kernel_size": self.k,
+                "stride": self.stride,
+                "padding": self.padding,
+                "padding_mode": self.padding_mode,
+                "dilation": self.dilation,
+                "bias": self.bias,
+                "output_length": self.m,
+            } | settings
+        return layer.to_dict() | settings
 
     def with_steps(self, steps: object) -> Problem:
         """The same problem with another number of SGD steps (validated like ``--steps``)."""
         return replace(self, steps=parse_size("--steps", steps, maximum=_MAX_STEPS))
 
+    def with_layer(self, **changes: object) -> Problem:
+        """The same problem on a changed layer (validated), e.g. ``with_layer(stride=2)``.
+
+        Per-axis fields take one integer for every axis or a tuple.  The values are kept
+        as they are: replace them (``dataclasses.replace``) when the shapes change.
+        """
+        layer = self.layer
+        settings: dict[str, object] = {
+            "input_shape": list(layer.input_shape),
+            "kernel_size": list(layer.kernel_size),
+            "stride": list(layer.stride),
+            "padding": [list(pair) for pair in layer.padding],
+            "dilation": list(layer.dilation),
+            "padding_mode": layer.padding_mode,
+            "bias": layer.bias,
+            "in_channels": layer.in_channels,
+            "out_channels": layer.out_channels,
+            "groups": layer.groups,
+            "batch": layer.batch,
+        }
+        for key, value in changes.items():
+            if key not in settings:
+                raise ProblemError(
+                    f"layer.{key}", value, f"is not a layer field ({', '.join(settings)})"
+                )
+            settings[key] = list(value) if isinstance(value, tuple) else value
+        return replace(self, layer=make_layer(**settings))  # type: ignore[arg-type]
+
 
 def output_length(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
     """``floor((n + 2p - d(k-1) - 1) / s) + 1`` (may be < 1 for an impossible layer)."""
-    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    return _axis_output_length(n, k, stride, padding, padding, dilation)
 
 
 # ---------------------------------------------------------------------------------------
@@ -209,22 +347,6 @@ def parse_size(field: str, value: object, *, minimum: int = 1, maximum: int = _M
     if number > maximum:
         raise ProblemError(field, value, f"must be an integer <= {maximum}")
     return number
-
-
-def _split(value: object) -> object:
-    """A comma-separated string (``"1,2,3"``, as given on the command line) as a list."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",")]
-    return value
-
-
-def _number_list(field: str, value: object, length: int, what: str) -> tuple[Rational, ...]:
-    value = _split(value)
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ProblemError(field, value, f"must be a list of {length} numbers ({what})")
-    if len(value) != length:
-        raise ProblemError(field, value, f"has {len(value)} entries; {what} needs exactly {length}")
-    return tuple(parse_number(f"{field}[{i + 1}]", item) for i, item in enumerate(value))
 
 
 # ---------------------------------------------------------------------------------------
@@ -297,8 +419,16 @@ def load_problem(
 
 
 def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
-    """Validate the TOML tables of a problem (see the module docstring for the schema)."""
-    title = raw.get("title", "Convolution in 1-D")
+    """Validate the TOML tables of a problem (schema: ``symconv/problems/exercise2.toml``
+    and design.md's general layer).
+
+    Example:
+        >>> p = problem_from_dict({"layer": {"input_shape": [4, 4], "kernel_size": 2,
+        ...                                  "in_channels": 2}})
+        >>> p.layer.w_shape, p.has_values
+        ((1, 2, 2, 2), False)
+    """
+    title = raw.get("title", "Convolution layer")
     if not isinstance(title, str) or len(title) > 200:
         raise ProblemError("title", title, "must be a string of at most 200 characters")
     for table, section in raw.items():
@@ -326,51 +456,55 @@ def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
             return _DEFAULTS[table][key]
         raise ProblemError(f"{table}.{key}", "missing", "is required")
 
-    def choice(table: str, key: str) -> str:
-        field = f"{table}.{key}"
-        value = get(table, key)
-        allowed = _CHOICES[field]
-        if value not in allowed:
-            raise ProblemError(field, value, f"must be one of {', '.join(map(repr, allowed))}")
-        return str(value)
-
-    n = parse_size("layer.input_length", get("layer", "input_length"))
-    k = parse_size("layer.kernel_size", get("layer", "kernel_size"))
-    stride = parse_size("layer.stride", get("layer", "stride"))
-    padding = parse_size("layer.padding", get("layer", "padding"), minimum=0)
-    padding_mode = choice("layer", "padding_mode")
-    dilation = parse_size("layer.dilation", get("layer", "dilation"))
-    bias = choice("layer", "bias")
-    loss = choice("loss", "kind")
+    layer_table = raw.get("layer", {})
+    if "input_length" in layer_table and "input_shape" in layer_table:
+        raise ProblemError(
+            "layer.input_shape",
+            layer_table["input_shape"],
+            "cannot be given with layer.input_length (input_length = n means input_shape = [n])",
+        )
+    if "input_shape" in layer_table:
+        shape_field, shape = "layer.input_shape", layer_table["input_shape"]
+    else:
+        shape_field, shape = "layer.input_length", get("layer", "input_length")
+        if isinstance(shape, (list, tuple)):
+            raise ProblemError(shape_field, shape, "must be one integer (use input_shape for axes)")
+    layer = make_layer(
+        input_shape=shape,
+        kernel_size=get("layer", "kernel_size"),
+        stride=get("layer", "stride"),
+        padding=get("layer", "padding"),
+        dilation=get("layer", "dilation"),
+        padding_mode=get("layer", "padding_mode"),
+        bias=get("layer", "bias"),
+        in_channels=get("layer", "in_channels"),
+        out_channels=get("layer", "out_channels"),
+        groups=get("layer", "groups"),
+        batch=get("layer", "batch"),
+        length_field=shape_field,
+    )
+    loss = get_loss(get("loss", "kind"))
     lr = parse_number("optimizer.learning_rate", get("optimizer", "learning_rate"))
     if lr <= 0:
         raise ProblemError(
             "optimizer.learning_rate", get("optimizer", "learning_rate"), "must be > 0"
         )
     steps = parse_size("optimizer.steps", get("optimizer", "steps"), maximum=_MAX_STEPS)
-
-    span = dilation * (k - 1) + 1
-    if span > n + 2 * padding:
+    notation = _notation(raw.get("notation", {}))
+    if not loss.has_target and steps > 1:
         raise ProblemError(
-            "layer.kernel_size",
-            k,
-            f"with dilation {dilation} spans {span} positions, more than the padded input "
-            f"(input_length + 2·padding = {n + 2 * padding}); allowed: a span of at most "
-            f"{n + 2 * padding}",
+            "optimizer.steps",
+            steps,
+            'must be 1 for loss.kind "upstream": the upstream gradient of a later step is unknown',
         )
-    if padding_mode == "circular" and padding > n:
-        raise ProblemError(
-            "layer.padding",
-            padding,
-            f"is larger than input_length ({n}); circular padding wraps at most once",
-        )
-    m = output_length(n, k, stride, padding, dilation)
 
-    x = w = y = None
-    b: tuple[Rational, ...] | Rational | None = None
+    x = w = y = grad_yhat = None
+    b: Values | Rational | None = None
     values = raw.get("values")
     if values is not None:
-        needed = ["x", "w", "y"] + ([] if bias == "none" else ["b"])
+        needed = ["x", "w"]
+        needed += ["y"] if loss.has_target else ["grad_yhat"]
+        needed += [] if layer.bias == "none" else ["b"]
         missing = [key for key in needed if key not in values]
         if missing:
             raise ProblemError(
@@ -378,48 +512,151 @@ def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
                 "missing",
                 f"is required when [values] is given (give {', '.join(needed)} or no [values])",
             )
-        x = _number_list("values.x", values["x"], n, f"input_length n = {n}")
-        w = _number_list("values.w", values["w"], k, f"kernel_size k = {k}")
-        y = _number_list("values.y", values["y"], m, f"the output length m = {m}")
-        b = _bias_values(bias, values.get("b"), m)
+        single = layer.is_single
+        x = _tensor("values.x", values["x"], layer.x_shape,
+                    f"input_length n = {layer.input_shape[0]}" if single else "the input x")
+        w = _tensor("values.w", values["w"], layer.w_shape,
+                    f"kernel_size k = {layer.kernel_size[0]}" if single else "the weights w")
+        m_text = f"the output length m = {layer.output_shape[0]}" if single else "the output"
+        if loss.has_target:
+            y = _tensor("values.y", values["y"], layer.y_shape, m_text)
+        elif "y" in values:
+            raise ProblemError("values.y", values["y"], 'must be absent for loss.kind "upstream"')
+        if "grad_yhat" in values:
+            if loss.has_target:
+                raise ProblemError(
+                    "values.grad_yhat",
+                    values["grad_yhat"],
+                    'is only given for loss.kind "upstream" (otherwise it is derived)',
+                )
+            grad_yhat = _tensor("values.grad_yhat", values["grad_yhat"], layer.y_shape, m_text)
+        b = _bias_values(layer, values.get("b"))
     return Problem(
         title=title,
-        n=n,
-        k=k,
-        stride=stride,
-        padding=padding,
-        padding_mode=padding_mode,
-        dilation=dilation,
-        bias=bias,
-        loss=loss,
+        layer=layer,
+        loss=loss.kind,
         lr=lr,
         steps=steps,
         x=x,
         w=w,
         b=b,
         y=y,
+        grad_yhat=grad_yhat,
+        notation=notation,
     )
 
 
-def _bias_values(bias: str, value: object, m: int) -> tuple[Rational, ...] | Rational | None:
-    if bias == "none":
+def _notation(table: Mapping[str, Any]) -> tuple[tuple[str, str | int], ...]:
+    """The ``[notation]`` table as sorted (role, name) pairs (hashable: problems are keys)."""
+    out: dict[str, str | int] = {}
+    for key, value in table.items():
+        if key == "index_base":
+            if value not in (0, 1) or isinstance(value, bool):
+                raise ProblemError("notation.index_base", value, "must be 0 or 1")
+            out[key] = int(value)
+        elif not isinstance(value, str) or not 1 <= len(value) <= 40:
+            raise ProblemError(f"notation.{key}", value, "must be a name of 1 to 40 characters")
+        else:
+            out[key] = value
+    return tuple(sorted(out.items()))
+
+
+def _tensor(field: str, value: object, shape: tuple[int, ...], what: str) -> Values:
+    """Flatten nested lists in ``shape`` (leading axes of size 1 may be left out)."""
+    total = math.prod(shape)
+    if total > _MAX_VALUES:
+        raise ProblemError(
+            field, "…", f"would hold {total} numbers; values are accepted up to {_MAX_VALUES}"
+        )
+    if isinstance(value, str):  # the command line: comma-separated, row-major
+        parts = [part.strip() for part in value.split(",")]
+        if len(parts) != total:
+            raise ProblemError(
+                field, parts, f"has {len(parts)} entries; {what} needs exactly {total}"
+            )
+        return tuple(parse_number(f"{field}[{i + 1}]", item) for i, item in enumerate(parts))
+    out: list[Rational] = []
+    _flatten(field, value, shape, what, out, [], droppable=True)
+    return tuple(out)
+
+
+def _flatten(
+    field: str,
+    value: object,
+    shape: tuple[int, ...],
+    what: str,
+    out: list[Rational],
+    path: list[int],
+    *,
+    droppable: bool,
+) -> None:
+    where = field + "".join(f"[{i}]" for i in path)
+    # a leading axis of size 1 may be left out: skip it unless the value nests one list
+    while (
+        droppable
+        and len(shape) > 1
+        and shape[0] == 1
+        and not (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
+            and len(value) == 1
+            and isinstance(value[0], Sequence)
+            and not isinstance(value[0], str)
+        )
+    ):
+        shape = shape[1:]
+    if not shape:
+        out.append(parse_number(where, value))
+        return
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        wanted = "×".join(map(str, shape))
+        raise ProblemError(
+            where, value, f"must be a list of {shape[0]} ({wanted} in all: {what})"
+            if len(shape) > 1 else f"must be a list of {shape[0]} numbers ({what})"
+        )
+    if len(value) != shape[0]:
+        text = f"{what} needs exactly {shape[0]}"
+        if len(shape) > 1 or path:
+            text = f"needs exactly {shape[0]} here ({what} has shape {'×'.join(map(str, shape))})"
+        raise ProblemError(where, value, f"has {len(value)} entries; {text}")
+    for index, item in enumerate(value):
+        _flatten(
+            field, item, shape[1:], what, out, [*path, index + 1],
+            droppable=droppable and shape[0] == 1,
+        )
+
+
+def _bias_values(layer: Layer, value: object) -> Values | Rational | None:
+    if layer.bias == "none":
         if value is not None:
             raise ProblemError("values.b", value, 'must be absent when layer.bias is "none"')
         return None
-    if bias == "shared":
+    if layer.bias == "shared" and layer.out_channels == 1:
         if isinstance(value, str) and "," in value:
-            value = _split(value)
+            value = [part.strip() for part in value.split(",")]
         if isinstance(value, Sequence) and not isinstance(value, str):
-            raise ProblemError(
-                "values.b", value, 'must be one number for a shared bias (layer.bias = "shared")'
-            )
+            if len(value) == 1 and not layer.is_single:
+                value = value[0]
+            else:
+                raise ProblemError(
+                    "values.b",
+                    value,
+                    'must be one number for a shared bias (layer.bias = "shared")',
+                )
         return parse_number("values.b", value)
-    if isinstance(value, str):
-        value = _split(value)
-    if not isinstance(value, Sequence):
+    assert layer.b_shape is not None
+    if layer.bias == "shared":
+        what = f"a shared bias (one per output channel, {layer.out_channels})"
+    elif layer.is_single:
+        what = f"an untied bias (one per output, m = {layer.output_shape[0]})"
+    else:
+        what = "an untied bias (one per output channel and position)"
+    if not isinstance(value, (str, Sequence)):
+        size = math.prod(layer.b_shape)
         raise ProblemError(
             "values.b",
             value,
-            f'must be a list of m = {m} numbers for an untied bias (layer.bias = "untied")',
+            f'must be a list of m = {size} numbers for an untied bias (layer.bias = "untied")'
+            if layer.is_single else f"must be a list in the shape {layer.b_shape} ({what})",
         )
-    return _number_list("values.b", value, m, f"an untied bias (one per output, m = {m})")
+    return _tensor("values.b", value, layer.b_shape, what)

@@ -521,7 +521,7 @@ def _reads(row: list[int], problem: Problem) -> list[int | None]:
 
 def _changed(problem: Problem, **changes: object) -> Problem:
 
-    return replace(problem, **changes)  # type: ignore[arg-type]
+    return problem.with_layer(**changes)
 
 
 def render(

@@ -9,7 +9,6 @@ shown able to fail (a kernel read off by one position, a wrong output shift).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -101,7 +100,7 @@ def test_check_can_fail(make_problem: Any) -> None:
 def test_circular_padding_for_covers_one_period(make_problem: Any) -> None:
     for n, k, s in [(8, 3, 1), (8, 3, 2), (8, 4, 2), (12, 5, 3), (9, 3, 3)]:
         p = eq.circular_padding_for(n, k, s, 1)
-        assert replace(make_problem(n, k), stride=s, padding=p).m * s == n
+        assert make_problem(n, k).with_layer(stride=s, padding=p).m * s == n
 
 
 def test_closed_form_index_algebra() -> None:
@@ -164,7 +163,7 @@ def test_circular_one_period_is_equivariant_for_multiples_of_the_stride(
     base = problem_from_dict(
         {"layer": {"input_length": n, "kernel_size": k, "dilation": d, "padding": p}}
     )
-    problem = replace(base, stride=s, padding_mode="circular")
+    problem = base.with_layer(stride=s, padding_mode="circular")
     assume(problem.m * s == n)
     assert eq.prove_shift(problem, s * u).equivariant
     if s > 1:

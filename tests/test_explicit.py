@@ -617,12 +617,12 @@ def test_window_table_drives_the_forward_pass(make_problem: MakeProblem) -> None
 # ---------------------------------------------------------------------------------------
 # the size guard
 
-# (n, k, refused without force)
+# (n, k, refused without force): the limit counts products, m·k in 1-D
 SIZE_CASES = [
-    (20_000, 1, False),
-    (10_000, 2, False),
-    (20_001, 1, True),
-    (10_001, 2, True),
+    (100_000, 1, False),
+    (50_001, 2, False),
+    (100_001, 1, True),
+    (50_002, 2, True),
     (100_000, 64, True),
 ]
 
@@ -630,7 +630,7 @@ SIZE_CASES = [
 @pytest.mark.parametrize(("n", "k", "refused"), SIZE_CASES)
 def test_check_explicit_size(make_problem: MakeProblem, n: int, k: int, refused: bool) -> None:
     problem = make_problem(n, k)
-    assert (n * k > EXPLICIT_LIMIT) == refused
+    assert ((n - k + 1) * k > EXPLICIT_LIMIT) == refused
     check_explicit_size(problem, force=True)
     if refused:
         with pytest.raises(SizeError, match="closed"):

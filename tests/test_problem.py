@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sympy import Integer, Rational
 
 from symconv.errors import ProblemError
+from symconv.layer import Layer
 from symconv.problem import Problem, builtin_names, load_problem, parse_number
 
 # ---------------------------------------------------------------------------------------
@@ -127,11 +128,12 @@ INVALID_TOML: list[tuple[str, str, str, str]] = [
         "True",
     ),
     (
+        # [[1]] is w in its full shape (1, 1, 1) with a leading axis left out, and valid
         "nested list",
         "[layer]\ninput_length = 2\nkernel_size = 1\nbias = \"none\"\n"
-        "[values]\nx = [1, 2]\nw = [[1]]\ny = [1, 2]\n",
-        "values.w[1]",
-        "[1]",
+        "[values]\nx = [[1, 2], 2]\nw = [1]\ny = [1, 2]\n",
+        "values.x[1]",
+        "[1, 2]",
     ),
     ("layer is not a table", 'layer = "big"\n', "layer", "'big'"),
     ("title is not a string", "title = 3\n", "title", "3"),
@@ -267,13 +269,15 @@ def test_numbers_in_a_file_are_exact(tmp_path: Path) -> None:
 
 EXERCISE2 = Problem(
     title="Exercise 2: convolution in 1-D",
-    n=4,
-    k=3,
-    stride=1,
-    padding=0,
-    padding_mode="zeros",
-    dilation=1,
-    bias="untied",
+    layer=Layer(
+        input_shape=(4,),
+        kernel_size=(3,),
+        stride=(1,),
+        padding=((0, 0),),
+        dilation=(1,),
+        padding_mode="zeros",
+        bias="untied",
+    ),
     loss="sse_half",
     lr=Rational(1, 100),
     steps=1,

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from sympy import Expr, Integer, Rational, Symbol
 
+from symconv.errors import SymconvError
 from symconv.problem import Problem
 from symconv.symbolic.explicit import (
     ExplicitDerivation,
@@ -108,7 +109,10 @@ class Truth:
         """The truth of a changed problem (stride 1, other bias, …) for diagnoses."""
         problem = self.problem
         try:
-            changed = replace(problem, **changes)  # type: ignore[arg-type]
+            layer_changes = {k: v for k, v in changes.items() if k != "loss"}
+            changed = problem.with_layer(**layer_changes)
+            if "loss" in changes:
+                changed = replace(changed, loss=changes["loss"])  # type: ignore[arg-type]
             m = changed.m
             if m < 1:
                 return None
@@ -126,5 +130,5 @@ class Truth:
                     b = None
                 changed = replace(changed, y=y, b=b)
             return Truth(changed, base=self.base)
-        except (ValueError, TypeError, IndexError):
+        except (ValueError, TypeError, IndexError, SymconvError):
             return None

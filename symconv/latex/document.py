@@ -25,6 +25,7 @@ from typing import Any
 from sympy import Expr, Mul, Symbol, factor_terms
 
 from symconv.derivation import Derivation
+from symconv.errors import UnsupportedLayerError
 from symconv.latex.escape import escape
 from symconv.latex.layout import Eq, Link, Piece, align, column, matrix, piece, rhs_room
 from symconv.latex.printer import factor, latex, number, terms
@@ -842,6 +843,8 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
             ),
         ]
     )
+    if step.loss is None or step.loss_next is None:  # an upstream gradient: no loss
+        raise UnsupportedLayerError("no worked derivation with an upstream gradient yet")
     change = step.loss_next - step.loss
     verb = "decreased" if change < 0 else "increased" if change > 0 else "stayed"
     doc.add(

@@ -217,8 +217,8 @@ def proof_cases(problem: Problem, strides: Sequence[int] = (1, 2)) -> list[Probl
         for mode, p in variants:
             if span > problem.n + 2 * p:
                 continue
-            case = replace(problem, stride=s, padding=p, padding_mode=mode, x=None, w=None)
-            case = replace(case, b=None, y=None)
+            case = problem.with_layer(stride=s, padding=p, padding_mode=mode)
+            case = replace(case, x=None, w=None, b=None, y=None)
             if case not in cases:
                 cases.append(case)
     return cases

@@ -2,14 +2,20 @@
 
 Symbols are 1-based as in the exercise: ``x1..xn``, ``w1..wk``, ``b`` (shared) or
 ``b1..bm`` (untied), ``y1..ym`` and ``yhat1..yhatm`` (the outputs, used as placeholders in
-the chain rule).  Everything is built term by term from the window table (which input
-each output position reads with each kernel tap), so an ``m × k`` layer costs ``O(m·k)``
-SymPy operations: no ``expand`` and no ``diff`` over big sums.
+the chain rule).  A layer with more axes, channels or a batch names each entry by its
+multi-index in the full shape, leading batch/channel axes of size 1 left out:
+``x_1_2_3`` is x[batch 1, channel 2, position 3] of a one-example two-channel 1-D layer.
+Every tuple here is flat, row-major in the layer's full shapes (:mod:`symconv.layer`).
+
+Everything is built term by term from the layer's connectivity (which weight and which
+input each output entry multiplies), so a layer of N products costs ``O(N)`` SymPy
+operations: no ``expand`` and no ``diff`` over big sums.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +24,7 @@ from functools import cached_property
 from sympy import Add, Expr, Integer, Matrix, Mul, Rational, SparseMatrix, Symbol, diff, zeros
 
 from symconv.errors import SizeError
+from symconv.layer import Layer
 from symconv.problem import Problem
 
 __all__ = [
@@ -32,8 +39,9 @@ __all__ = [
     "window_table",
 ]
 
-# Above this n·k the explicit expansion is refused unless forced (the closed form is O(1)).
-EXPLICIT_LIMIT = 20_000
+# Above this many products the explicit expansion is refused unless forced (the closed
+# form is O(1)).  The experiment's second layer with a batch of 2 has 78,400.
+EXPLICIT_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,21 +56,22 @@ class Symbols:
 
     @classmethod
     def for_problem(cls, problem: Problem) -> Symbols:
-        """``x1..xn, w1..wk, b|b1..bm, y1..ym, yhat1..yhatm`` for ``problem``'s sizes."""
-
-        def named(stem: str, count: int) -> tuple[Symbol, ...]:
-            return tuple(Symbol(f"{stem}{i}", real=True) for i in range(1, count + 1))
-
-        m = problem.m
+        """``x1..xn, w1..wk, b|b1..bm, y1..ym, yhat1..yhatm`` for ``problem``'s sizes
+        (multi-index names for larger layers: see the module docstring)."""
+        layer = problem.layer
         bias: tuple[Symbol, ...] | Symbol | None
-        if problem.bias == "untied":
-            bias = named("b", m)
-        elif problem.bias == "shared":
+        if layer.b_shape is None:
+            bias = None
+        elif layer.bias == "shared" and layer.out_channels == 1:
             bias = Symbol("b", real=True)
         else:
-            bias = None
+            bias = named_entries("b", layer.b_shape, 1)
         return cls(
-            named("x", problem.n), named("w", problem.k), bias, named("y", m), named("yhat", m)
+            named_entries("x", layer.x_shape, 2),
+            named_entries("w", layer.w_shape, 2),
+            bias,
+            named_entries("y", layer.y_shape, 2),
+            named_entries("yhat", layer.y_shape, 2),
         )
 
     def bias_list(self) -> tuple[Symbol, ...]:
@@ -72,40 +81,66 @@ class Symbols:
         return self.b if isinstance(self.b, tuple) else (self.b,)
 
 
-def window_table(problem: Problem) -> list[list[int | None]]:
-    """For output ``i`` and tap ``j`` (0-based), the 0-based input index read, or None.
+def named_entries(stem: str, shape: tuple[int, ...], lead: int) -> tuple[Symbol, ...]:
+    """One real symbol per entry of ``shape``, row-major, named by its 1-based index.
 
-    The padded input position is ``s·i + d·j − p``; with zero padding a position outside
-    ``0..n−1`` reads a zero (None), with circular padding it wraps modulo ``n``.
+    The first ``lead`` axes (batch, channels) are left out of the name while they have
+    size 1; one index left gives ``x3``, several ``x_1_2_3``.
+
+    Example:
+        >>> named_entries("w", (1, 2, 2), 2)
+        (w_1_1, w_1_2, w_2_1, w_2_2)
+    """
+    dropped = 0
+    while dropped < lead and dropped < len(shape) - 1 and shape[dropped] == 1:
+        dropped += 1
+    kept = shape[dropped:]
+    if not kept:
+        return (Symbol(stem, real=True),)
+    names = []
+    for flat in range(math.prod(kept)):
+        index = []
+        for size in reversed(kept):
+            flat, rest = divmod(flat, size)
+            index.append(rest + 1)
+        index.reverse()
+        if len(index) == 1:
+            names.append(f"{stem}{index[0]}")
+        else:
+            names.append(stem + "_" + "_".join(map(str, index)))
+    return tuple(Symbol(name, real=True) for name in names)
+
+
+def window_table(problem: Problem) -> list[list[int | None]]:
+    """For output position ``i`` and tap ``j`` (0-based, flat over the spatial axes), the
+    0-based input position read, or None (zero padding).  See :meth:`Layer.window_table`.
 
     Example:
         >>> window_table(load_problem("exercise2"))
         [[0, 1, 2], [1, 2, 3]]
     """
-    n, s, p, d = problem.n, problem.stride, problem.padding, problem.dilation
-    table: list[list[int | None]] = []
-    for i in range(problem.m):
-        row: list[int | None] = []
-        for j in range(problem.k):
-            position = s * i + d * j - p
-            if 0 <= position < n:
-                row.append(position)
-            elif problem.padding_mode == "circular":
-                row.append(position % n)
-            else:
-                row.append(None)
-        table.append(row)
-    return table
+    return problem.layer.window_table()
+
+
+def explicit_size(layer: Layer) -> int:
+    """Products the explicit form builds: output entries × taps of each (``m·k`` in 1-D)."""
+    return layer.terms
 
 
 def check_explicit_size(problem: Problem, *, force: bool = False) -> None:
-    """Refuse an explicit expansion with ``n·k > EXPLICIT_LIMIT`` unless ``force``."""
-    size = problem.n * problem.k
+    """Refuse an explicit expansion of more than ``EXPLICIT_LIMIT`` products unless ``force``."""
+    layer = problem.layer
+    size = explicit_size(layer)
     if size > EXPLICIT_LIMIT and not force:
+        what = (
+            f"n={problem.n}, k={problem.k}"
+            if layer.is_single and layer.symmetric_padding is not None
+            else layer.describe()
+        )
         raise SizeError(
-            f"the explicit form for n={problem.n}, k={problem.k} expands n·k = {size} terms "
-            f"(limit {EXPLICIT_LIMIT}); use --form closed, which does not depend on n, "
-            "or --force to expand anyway"
+            f"the explicit form for {what} expands {size} products, one per output and tap "
+            f"(limit {EXPLICIT_LIMIT}); use --form closed, which does not depend on the "
+            "sizes, or --force to expand anyway"
         )
 
 
@@ -113,12 +148,16 @@ def check_explicit_size(problem: Problem, *, force: bool = False) -> None:
 class ExplicitDerivation:
     """Forward pass, loss, gradients and SGD update of one layer, as SymPy expressions.
 
-    Shapes (m outputs, k taps, n inputs, nb bias parameters):
+    Shapes, flat (m output entries, k weights, n input entries, nb bias parameters; in
+    1-D with one channel and batch 1 these are the output length, the kernel size and the
+    input length):
 
     - ``yhat``: m expressions in x, w, b.
-    - ``loss_of_yhat``: L(ŷ, y) in the placeholders ``yhat_i`` and ``y_i``.
+    - ``loss_of_yhat``: L(ŷ, y) in the placeholders ``yhat_i`` and ``y_i`` (None for an
+      upstream gradient: then ``grad_yhat`` are the symbols ``g…``).
     - ``grad_yhat``: m expressions ∂L/∂ŷ_i in ``yhat_i``, ``y_i``.
-    - ``jac_w`` (m×k, the window matrix), ``jac_b`` (m×nb), ``jac_x`` (m×n): ∂ŷ/∂(·).
+    - ``jac_w`` (m×k, the window matrix; sparse beyond 1-D one channel), ``jac_b`` (m×nb),
+      ``jac_x`` (m×n): ∂ŷ/∂(·).
     - ``grad_w`` (k), ``grad_b`` (nb), ``grad_x`` (n): chain rule Jᵀ·∂L/∂ŷ, in ŷ, y and x|w.
     - ``w_next``, ``b_next``: one SGD step, ``θ − α·∂L/∂θ``.
 
@@ -129,7 +168,7 @@ class ExplicitDerivation:
     symbols: Symbols
     windows: list[list[int | None]]
     yhat: tuple[Expr, ...]
-    loss_of_yhat: Expr
+    loss_of_yhat: Expr | None
     grad_yhat: tuple[Expr, ...]
     jac_w: Matrix
     jac_b: Matrix | None
@@ -141,24 +180,13 @@ class ExplicitDerivation:
     b_next: tuple[Expr, ...] | None
 
     @cached_property
-    def loss(self) -> Expr:
-        """L as a function of x, w, b and y (ŷ replaced by the forward pass)."""
-        return self.full(self.loss_of_yhat)
+    def loss(self) -> Expr | None:
+        """L as a function of x, w, b and y (ŷ replaced by the forward pass); None upstream."""
+        return None if self.loss_of_yhat is None else self.full(self.loss_of_yhat)
 
     def full(self, expr: Expr) -> Expr:
         """``expr`` with every placeholder ŷ_i replaced by its forward expression."""
         return expr.xreplace(dict(zip(self.symbols.yhat, self.yhat)))
-
-
-def _loss_terms_shape(problem: Problem, yhat: Expr, y: Expr) -> Expr:
-    """One summand of L(ŷ, y): ½(y_i − ŷ_i)² (sse_half) or (y_i − ŷ_i)²/m (mse)."""
-    weight = Rational(1, 2) if problem.loss == "sse_half" else Rational(1, problem.m)
-    return weight * (y - yhat) ** 2
-
-
-def _loss_terms(problem: Problem, symbols: Symbols) -> list[Expr]:
-    """The m summands of L(ŷ, y)."""
-    return [_loss_terms_shape(problem, yh, y) for y, yh in zip(symbols.y, symbols.yhat)]
 
 
 @contextmanager
@@ -214,7 +242,8 @@ def _step(theta: Expr, lr: Rational, gradient: Expr) -> Expr:
 def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivation:
     """Derive every quantity of ``problem`` explicitly (see :class:`ExplicitDerivation`).
 
-    Raises :class:`SizeError` when ``n·k`` exceeds :data:`EXPLICIT_LIMIT` and not ``force``.
+    Raises :class:`SizeError` when the layer has more than :data:`EXPLICIT_LIMIT` products
+    (output entries × taps) and not ``force``.
 
     Example:
         >>> d = derive_explicit(load_problem("exercise2"))
@@ -227,60 +256,76 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
 
 
 def _derive(problem: Problem) -> ExplicitDerivation:
+    layer = problem.layer
     sym = Symbols.for_problem(problem)
     windows = window_table(problem)
-    m, n, k = problem.m, problem.n, problem.k
+    outputs, inputs, weights = len(sym.yhat), len(sym.x), len(sym.w)
     biases = sym.bias_list()
+    connectivity = list(layer.connectivity())
 
-    # forward pass: ŷ_i = Σ_j w_j · x[window(i, j)] + b_i
-    def bias_of(i: int) -> Expr:
-        if sym.b is None:
-            return Integer(0)
-        return sym.b[i] if isinstance(sym.b, tuple) else sym.b
-
+    # forward pass: ŷ_o = Σ_taps w[tap] · x[source(o, tap)] + b[bias(o)]
     tap = _product_of(sym.w[0], sym.x[0])
     yhat = tuple(
-        Add(*[tap(sym.w[j], sym.x[t]) for j, t in enumerate(row) if t is not None], bias_of(i))
-        for i, row in enumerate(windows)
+        Add(
+            *[tap(sym.w[t.weight], sym.x[t.source]) for t in taps],
+            biases[bias] if bias is not None else Integer(0),
+        )
+        for _, bias, taps in connectivity
     )
 
-    # loss and its derivative w.r.t. each output: the i-th summand is the only one with
-    # ŷ_i, and all summands have one shape, so differentiate that shape once
-    terms = _loss_terms(problem, sym)
-    loss_of_yhat = Add(*terms)
-    u, v = Symbol("u", real=True), Symbol("v", real=True)
-    shape = _loss_terms_shape(problem, u, v)
-    shape_grad = diff(shape, u)
-    grad_yhat = tuple(shape_grad.xreplace({u: yh, v: y}) for yh, y in zip(sym.yhat, sym.y))
+    # loss and its derivative w.r.t. each output: the o-th summand is the only one with
+    # ŷ_o, and all summands have one shape, so differentiate that shape once
+    spec = problem.loss_spec
+    loss_of_yhat: Expr | None = None
+    if spec.has_target:
+        count = problem.output_count
+        loss_of_yhat = Add(*[spec.summand(yh, y, count) for y, yh in zip(sym.y, sym.yhat)])
+        u, v = Symbol("u", real=True), Symbol("v", real=True)
+        shape_grad = diff(spec.summand(u, v, count), u)
+        grad_yhat = tuple(shape_grad.xreplace({u: yh, v: y}) for yh, y in zip(sym.yhat, sym.y))
+    else:  # upstream: ∂L/∂ŷ arrives from the layers above, as symbols g
+        grad_yhat = named_entries("g", layer.y_shape, 2)
 
     # local Jacobians of the forward pass, and the chain rule ∂L/∂θ = (∂ŷ/∂θ)ᵀ·∂L/∂ŷ
-    # accumulated entry by entry over the window table (each entry is one product)
-    window_entries: list[list[Expr]] = [[Integer(0)] * k for _ in range(m)]
+    # accumulated entry by entry over the connectivity (each entry is one product)
+    weight_entries: dict[tuple[int, int], Expr] = {}
     input_entries: dict[tuple[int, int], list[Expr]] = {}
-    w_terms: list[list[Expr]] = [[] for _ in range(k)]
-    x_terms: list[list[Expr]] = [[] for _ in range(n)]
+    w_terms: list[list[Expr]] = [[] for _ in range(weights)]
+    x_terms: list[list[Expr]] = [[] for _ in range(inputs)]
     by_x = _product_of(grad_yhat[0], sym.x[0])
     by_w = _product_of(grad_yhat[0], sym.w[0])
-    for i, row in enumerate(windows):
-        for j, t in enumerate(row):
-            if t is not None:
-                window_entries[i][j] = sym.x[t]  # ∂ŷ_i/∂w_j = x[window(i, j)]
-                input_entries.setdefault((i, t), []).append(sym.w[j])  # ∂ŷ_i/∂x_t
-                w_terms[j].append(by_x(grad_yhat[i], sym.x[t]))
-                x_terms[t].append(by_w(grad_yhat[i], sym.w[j]))
-    jac_w = Matrix(window_entries) if m else zeros(m, k)
-    # ∂ŷ_i/∂x_t is the sum of the taps that read x_t (several, when circular padding wraps)
-    jac_x = SparseMatrix(m, n, {key: Add(*taps) for key, taps in input_entries.items()})
+    for o, _, taps in connectivity:
+        for t in taps:
+            weight_entries[o, t.weight] = sym.x[t.source]  # ∂ŷ_o/∂w_j = x[source(o, j)]
+            input_entries.setdefault((o, t.source), []).append(sym.w[t.weight])  # ∂ŷ_o/∂x_t
+            w_terms[t.weight].append(by_x(grad_yhat[o], sym.x[t.source]))
+            x_terms[t.source].append(by_w(grad_yhat[o], sym.w[t.weight]))
+    jac_w: Matrix
+    if layer.is_single:  # the exercise's window matrix, dense
+        jac_w = Matrix(outputs, weights, lambda o, j: weight_entries.get((o, j), Integer(0)))
+        if not outputs:
+            jac_w = zeros(outputs, weights)
+    else:
+        jac_w = SparseMatrix(outputs, weights, weight_entries)
+    # ∂ŷ_o/∂x_t is the sum of the taps that read x_t (several, when circular padding wraps)
+    jac_x = SparseMatrix(outputs, inputs, {key: Add(*ws) for key, ws in input_entries.items()})
     grad_w = tuple(Add(*ts) for ts in w_terms)
     grad_x = tuple(Add(*ts) for ts in x_terms)
     jac_b: Matrix | None = None
     grad_b: tuple[Expr, ...] | None = None
-    if problem.bias == "untied":
-        jac_b = Matrix.eye(m)  # ∂ŷ_i/∂b_i = 1, ∂ŷ_i/∂b_l = 0 otherwise
-        grad_b = grad_yhat
-    elif problem.bias == "shared":
-        jac_b = Matrix.ones(m, 1)  # every output adds the one bias
-        grad_b = (Add(*grad_yhat),)
+    if biases:
+        # ∂ŷ_o/∂b_l = 1 when output o adds bias l (its own when untied, its channel's when
+        # shared), else 0; so ∂L/∂b_l sums ∂L/∂ŷ over the outputs that add b_l
+        jac_b = SparseMatrix(
+            outputs, len(biases), {(o, bias): 1 for o, bias, _ in connectivity if bias is not None}
+        )
+        if layer.is_single:
+            jac_b = Matrix(jac_b)
+        b_terms: list[list[Expr]] = [[] for _ in biases]
+        for o, bias, _ in connectivity:
+            if bias is not None:
+                b_terms[bias].append(grad_yhat[o])
+        grad_b = tuple(Add(*ts) for ts in b_terms)
 
     # one step of gradient descent: θ⁽¹⁾ = θ − α·∂L/∂θ
     lr = problem.lr
@@ -323,12 +368,13 @@ QUANTITIES = (
 
 @dataclass(frozen=True)
 class StepValues:
-    """Exact numbers of one SGD step (tuples follow the explicit shapes; b may be None)."""
+    """Exact numbers of one SGD step (flat tuples in the explicit shapes; b may be None;
+    ``loss`` and ``loss_next`` are None for an upstream gradient)."""
 
     w: tuple[Rational, ...]
     b: tuple[Rational, ...] | None
     yhat: tuple[Rational, ...]
-    loss: Rational
+    loss: Rational | None
     grad_yhat: tuple[Rational, ...]
     grad_w: tuple[Rational, ...]
     grad_b: tuple[Rational, ...] | None
@@ -336,7 +382,7 @@ class StepValues:
     w_next: tuple[Rational, ...]
     b_next: tuple[Rational, ...] | None
     yhat_next: tuple[Rational, ...]
-    loss_next: Rational
+    loss_next: Rational | None
 
 
 def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
@@ -348,12 +394,18 @@ def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
     problem, sym = derivation.problem, derivation.symbols
     if not problem.has_values:
         raise ValueError("evaluate_steps needs a problem with values")
-    assert problem.x is not None and problem.w is not None and problem.y is not None
-    fixed: dict[Symbol, Expr] = dict(zip(sym.x, problem.x)) | dict(zip(sym.y, problem.y))
+    assert problem.x is not None and problem.w is not None
+    fixed: dict[Symbol, Expr] = dict(zip(sym.x, problem.x))
+    if problem.y is not None:
+        fixed |= dict(zip(sym.y, problem.y))
+    if problem.grad_yhat is not None:  # upstream: the given ∂L/∂ŷ
+        fixed |= dict(zip(derivation.grad_yhat, problem.grad_yhat))
     w: tuple[Rational, ...] = tuple(problem.w)
-    b: tuple[Rational, ...] | None = None
-    if problem.b is not None:
-        b = problem.b if isinstance(problem.b, tuple) else (problem.b,)
+    b = problem.b_values
+    loss = derivation.loss_of_yhat
+
+    def loss_at(point: dict[Symbol, Expr]) -> Rational | None:
+        return None if loss is None else loss.xreplace(point)
 
     def forward(w: tuple[Rational, ...], b: tuple[Rational, ...] | None) -> dict[Symbol, Expr]:
         params = fixed | dict(zip(sym.w, w)) | dict(zip(sym.bias_list(), b or ()))
@@ -374,7 +426,7 @@ def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
                 w=w,
                 b=b,
                 yhat=at(sym.yhat, point),
-                loss=derivation.loss_of_yhat.xreplace(point),
+                loss=loss_at(point),
                 grad_yhat=at(derivation.grad_yhat, point),
                 grad_w=at(derivation.grad_w, point),
                 grad_b=at(derivation.grad_b, point) if derivation.grad_b is not None else None,
@@ -382,7 +434,7 @@ def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
                 w_next=w_next,
                 b_next=b_next,
                 yhat_next=at(sym.yhat, point_next),
-                loss_next=derivation.loss_of_yhat.xreplace(point_next),
+                loss_next=loss_at(point_next),
             )
         )
         w, b, point = w_next, b_next, point_next
