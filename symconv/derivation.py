@@ -14,6 +14,7 @@ from symconv.symbolic.explicit import (
     check_explicit_size,
     derive_explicit,
     evaluate_steps,
+    explicit_size,
 )
 
 __all__ = ["FORMS", "Derivation", "build"]
@@ -39,7 +40,7 @@ class Derivation:
 def build(problem: Problem, *, form: str = "both", force: bool = False) -> Derivation:
     """Derive ``problem`` in ``form`` ("explicit", "closed" or "both").
 
-    The explicit form refuses ``n·k`` above its limit unless ``force`` (see
+    The explicit form refuses more products than its limit unless ``force`` (see
     :func:`symconv.symbolic.explicit.check_explicit_size`), before any work is done.
 
     Example:
@@ -51,12 +52,12 @@ def build(problem: Problem, *, form: str = "both", force: bool = False) -> Deriv
     explicit = steps = closed = None
     if form in ("explicit", "both"):
         check_explicit_size(problem, force=force)
-    if form != "closed" or (problem.has_values and problem.n * problem.k <= EXPLICIT_LIMIT):
+    if form != "closed" or (problem.has_values and explicit_size(problem.layer) <= EXPLICIT_LIMIT):
         # the numbers come from the explicit expressions; with --form closed they are
         # still given when the expansion is small
         explicit = derive_explicit(problem, force=force)
         if problem.has_values:
             steps = evaluate_steps(explicit)
-    if form in ("closed", "both"):
+    if form in ("closed", "both") and problem.layer.is_single:
         closed = derive_closed(problem.bias, problem.loss, problem.padding_mode)
     return Derivation(problem=problem, form=form, closed=closed, explicit=explicit, steps=steps)

@@ -471,10 +471,85 @@ def _conventions(out: _Writer, problem: Problem) -> None:
     out.block(grid)
 
 
+# Quantities of the summary of a general layer: (key, name, what it is).
+_SUMMARY = (
+    ("yhat", "ŷ", "the output"),
+    ("loss", "L", "the loss"),
+    ("grad_yhat", "∂L/∂ŷ", "the upstream gradient"),
+    ("grad_w", "∂L/∂w", "the weight gradient"),
+    ("grad_b", "∂L/∂b", "the bias gradient"),
+    ("grad_x", "∂L/∂x", "the input gradient"),
+    ("w_next", "w⁽¹⁾", "the weights after one step"),
+    ("b_next", "b⁽¹⁾", "the bias after one step"),
+    ("yhat_next", "ŷ⁽¹⁾", "the output after one step"),
+    ("loss_next", "L⁽¹⁾", "the loss after one step"),
+)
+_SUMMARY_ENTRIES = 6
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "×".join(map(str, shape)) if shape else "a number"
+
+
+def _summary_values(values: Any, shape: Sequence[int]) -> str:
+    """A few leading entries (row-major) of a flat tuple, with the range of all of them."""
+    flat = values if isinstance(values, tuple) else (values,)
+    shown = ", ".join(fmt(v) for v in flat[:_SUMMARY_ENTRIES])
+    if len(flat) <= _SUMMARY_ENTRIES:
+        return f"({shown})" if shape else shown
+    low, high = min(flat), max(flat)
+    return f"({shown}, … {len(flat) - _SUMMARY_ENTRIES} more; from {fmt(low)} to {fmt(high)})"
+
+
+def _render_summary(out: _Writer, d: Derivation) -> None:
+    """A layer that is not 1-D with one channel: its shapes and a summary of the numbers
+    (the full rendering of feature maps is still to come; ``--json`` has every entry)."""
+    from symconv.symbolic.explicit import quantity_shape
+
+    problem = d.problem
+    layer = problem.layer
+    out.heading("", problem.title)
+    out.text(f"Layer  {layer.describe()}")
+    out.text(
+        "Shapes x " + _shape_text(layer.x_shape) + " (batch, channels, positions), w "
+        + _shape_text(layer.w_shape) + ", ŷ and y " + _shape_text(layer.y_shape)
+        + ("" if layer.b_shape is None else ", b " + _shape_text(layer.b_shape))
+    )
+    out.text(
+        "Output per axis ⌊(n + p_before + p_after − d(k−1) − 1)/s⌋ + 1 = "
+        + _shape_text(layer.output_shape)
+    )
+    out.text(f"Loss   {problem.loss_spec.unicode}  ({problem.loss_spec.words})")
+    out.text(f"SGD    α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
+    out.text(
+        f"Each output entry sums {layer.taps_per_output} products "
+        f"(in_channels/groups × kernel entries); {layer.terms} in all."
+    )
+    if not d.steps:
+        out.text("Values none given: the derivation stays symbolic (--json holds it)")
+        return
+    for number, step in enumerate(d.steps, start=1):
+        title = "Numbers" if len(d.steps) == 1 else f"Numbers, step {number}"
+        out.heading(str(number) if len(d.steps) > 1 else "", title)
+        rows: list[Row] = []
+        for key, symbol, _ in _SUMMARY:
+            value = getattr(step, key)
+            shape = quantity_shape(layer, key)
+            if value is None or shape is None:
+                continue
+            rows.append((symbol, [_summary_values(value, shape)]))
+        out.eqs(rows)
+    out.text("Entries are row-major in the shapes above; symconv derive --json lists them all.")
+
+
 def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -> None:
     """Print the worked derivation of ``d`` on ``console``."""
     out = _Writer(plain)
     problem = d.problem
+    if not problem.layer.is_single or not problem.loss_spec.has_target:
+        _render_summary(out, d)
+        console.print(Group(*out.parts))
+        return
     _problem_section(out, problem)
     e, closed = d.explicit, d.closed
     step = d.steps[0] if d.steps else None

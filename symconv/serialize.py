@@ -1,38 +1,93 @@
 """Plain JSON forms of derivations (the ``--json`` contract of design.md).
 
-Every number is ``{"exact": "39/25", "float": 1.56}``; vectors are lists inside each key.
+Every quantity is ``{"exact": ..., "float": ..., "shape": [...]}``: exact a string
+(``"39/25"``) or nested lists of strings in the layer's full shapes (``[batch, channels,
+*spatial]``; a 1-D one-channel batch-1 layer keeps flat lists, as the exercise's JSON always
+had), float the same with numbers.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from sympy import Expr, Rational, sstr
 
 from symconv import __version__
 from symconv.derivation import Derivation
+from symconv.layer import Layer
 from symconv.symbolic.closed import ClosedForm
-from symconv.symbolic.explicit import QUANTITIES, ExplicitDerivation, StepValues
+from symconv.symbolic.explicit import (
+    QUANTITIES,
+    QUANTITY_LIKE,
+    ExplicitDerivation,
+    StepValues,
+)
 
-__all__ = ["derivation_json", "exact_float"]
+__all__ = ["derivation_json", "exact_float", "json_shape"]
+
+# Above this many products the explicit expressions are left out of the JSON (megabytes).
+_SYMBOLIC_LIMIT = 5_000
 
 
-def exact_float(value: Rational | tuple[Rational, ...] | None) -> dict[str, Any] | None:
-    """``{"exact": str | [str], "float": float | [float]}`` for a number or a vector."""
+def json_shape(layer: Layer, like: str | None) -> tuple[int, ...]:
+    """The JSON shape of a tensor ``like`` "x", "w", "b", "y" (None: a number).
+
+    A 1-D one-channel batch-1 layer keeps flat lists (and a shared bias is one number);
+    every other layer uses the full shapes.
+
+    Example:
+        >>> from symconv.problem import load_problem
+        >>> json_shape(load_problem("exercise2").layer, "y")
+        (2,)
+    """
+    if like is None:
+        return ()
+    shapes = {"x": layer.x_shape, "w": layer.w_shape, "b": layer.b_shape, "y": layer.y_shape}
+    shape = shapes[like] or ()
+    if layer.is_single:
+        return () if like == "b" and layer.bias == "shared" else (math.prod(shape),)
+    return shape
+
+
+def _nest(flat: Sequence[Any], shape: tuple[int, ...]) -> Any:
+    """A flat row-major sequence as nested lists of ``shape`` (``()``: the one entry)."""
+    if not shape:
+        return flat[0]
+    if len(shape) == 1:
+        return list(flat)
+    step = math.prod(shape[1:])
+    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def exact_float(
+    value: Rational | tuple[Rational, ...] | None, shape: tuple[int, ...] | None = None
+) -> dict[str, Any] | None:
+    """``{"exact": ..., "float": ..., "shape": [...]}`` for a number or a flat tuple,
+    nested in ``shape`` (default: a number stays a number, a tuple a flat list).
+
+    Example:
+        >>> exact_float((Rational(39, 25), Rational(1)), (2,))
+        {'exact': ['39/25', '1'], 'float': [1.56, 1.0], 'shape': [2]}
+    """
     if value is None:
         return None
-    if isinstance(value, tuple):
-        return {"exact": [str(v) for v in value], "float": [float(v) for v in value]}
-    return {"exact": str(value), "float": float(value)}
+    flat = value if isinstance(value, tuple) else (value,)
+    if shape is None:
+        shape = (len(flat),) if isinstance(value, tuple) else ()
+    return {
+        "exact": _nest([str(v) for v in flat], shape),
+        "float": _nest([float(v) for v in flat], shape),
+        "shape": list(shape),
+    }
 
 
-def _step(step: StepValues, shared: bool) -> dict[str, Any]:
+def _step(step: StepValues, layer: Layer) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in QUANTITIES:
         value = getattr(step, key)
-        if shared and key in ("grad_b", "b_next") and value is not None:
-            value = value[0]  # a shared bias is one number
-        out[key] = exact_float(value)
+        out[key] = exact_float(value, json_shape(layer, QUANTITY_LIKE[key]))
     return out
 
 
@@ -41,9 +96,10 @@ def _strings(exprs: tuple[Expr, ...] | None) -> list[str] | None:
 
 
 def _explicit(e: ExplicitDerivation) -> dict[str, Any]:
+    """The explicit expressions, flat lists (row-major in the full shapes), SymPy syntax."""
     return {
         "yhat": _strings(e.yhat),
-        "loss": sstr(e.loss_of_yhat),
+        "loss": None if e.loss_of_yhat is None else sstr(e.loss_of_yhat),
         "grad_yhat": _strings(e.grad_yhat),
         "jac_w": [[sstr(v) for v in e.jac_w.row(i)] for i in range(e.jac_w.rows)],
         "grad_w": _strings(e.grad_w),
@@ -82,20 +138,26 @@ def derivation_json(result: Derivation) -> dict[str, Any]:
     problem = result.problem
     out: dict[str, Any] = {"symconv": __version__, "title": problem.title}
     out["problem"] = problem.layer_dict()
+    layer = problem.layer
     if problem.has_values:
+        given = {"x": problem.x, "w": problem.w, "b": problem.b_values, "y": problem.y}
         out["values"] = {
-            "x": exact_float(problem.x),
-            "w": exact_float(problem.w),
-            "b": exact_float(problem.b),
-            "y": exact_float(problem.y),
+            key: exact_float(value, json_shape(layer, key)) for key, value in given.items()
         }
-    shared = problem.bias == "shared"
+        if problem.grad_yhat is not None:
+            out["values"]["grad_yhat"] = exact_float(problem.grad_yhat, json_shape(layer, "y"))
     if result.steps:
-        out.update(_step(result.steps[0], shared))
+        out.update(_step(result.steps[0], layer))
         if len(result.steps) > 1:
-            out["steps"] = [_step(step, shared) for step in result.steps]
+            out["steps"] = [_step(step, layer) for step in result.steps]
     if result.explicit is not None and result.form != "closed":
-        out["symbolic"] = _explicit(result.explicit)
+        if layer.terms <= _SYMBOLIC_LIMIT:
+            out["symbolic"] = _explicit(result.explicit)
+        else:
+            out["symbolic"] = {
+                "omitted": f"{layer.terms} products (more than {_SYMBOLIC_LIMIT}); the closed "
+                "form gives every entry"
+            }
     if result.closed is not None:
         out["closed"] = _closed(result.closed)
     return out

@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from sympy import Rational
 
+from symconv.errors import ProblemError
 from symconv.problem import Problem, load_problem
 from symconv.symbolic.explicit import StepValues, derive_explicit, evaluate_steps, window_table
 
@@ -472,8 +473,8 @@ class _Plan:
             if i < len(one):
                 found.append(one[i])
         if p.padding:
-            zero = _changed(p, padding=0)
-            if zero.m >= 1:
+            zero = _valid_change(p, padding=0)
+            if zero is not None:
                 rows = positions(zero)
                 if i < len(rows):
                     found.append(rows[i])
@@ -482,8 +483,8 @@ class _Plan:
             if i < len(rows):
                 found.append(rows[i])
         if p.dilation != 1:
-            adjacent = _changed(p, dilation=1)
-            if adjacent.m >= 1:
+            adjacent = _valid_change(p, dilation=1)
+            if adjacent is not None:
                 rows = positions(adjacent)
                 if i < len(rows):
                     found.append(rows[i])
@@ -517,6 +518,14 @@ def positions(problem: Problem) -> list[list[int]]:
 def _reads(row: list[int], problem: Problem) -> list[int | None]:
     """What a window reads: the input positions, None for a padding zero."""
     return [t if 0 <= t < problem.n else None for t in row]
+
+
+def _valid_change(problem: Problem, **changes: object) -> Problem | None:
+    """The changed problem, or None when the change leaves no valid layer."""
+    try:
+        return problem.with_layer(**changes)
+    except ProblemError:
+        return None
 
 
 def _changed(problem: Problem, **changes: object) -> Problem:

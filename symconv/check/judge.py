@@ -127,6 +127,15 @@ def judge_document(
     equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
 ) -> list[Judgement]:
     """Judge every equation in order (definitions and step changes carry forward)."""
+    layer = truth.problem.layer
+    if not layer.is_single or not truth.problem.loss_spec.has_target:
+        # the checker reads 1-D one-channel derivations with a loss; anything else is
+        # said to be outside what it judges, never judged wrongly
+        what = layer.describe() if not layer.is_single else "an upstream gradient (no loss)"
+        return [
+            Judgement(equation, "unchecked", f"unchecked: unsupported: a layer of {what}")
+            for equation in equations
+        ]
     if _zero_based(equations):
         truth.base = 0
     state = DocState(truth=truth, time_limit=time_limit)

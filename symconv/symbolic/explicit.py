@@ -30,12 +30,16 @@ from symconv.problem import Problem
 __all__ = [
     "EXPLICIT_LIMIT",
     "QUANTITIES",
+    "QUANTITY_LIKE",
     "ExplicitDerivation",
     "StepValues",
     "Symbols",
     "check_explicit_size",
     "derive_explicit",
     "evaluate_steps",
+    "explicit_size",
+    "named_entries",
+    "quantity_shape",
     "window_table",
 ]
 
@@ -364,6 +368,34 @@ QUANTITIES = (
     "yhat_next",
     "loss_next",
 )
+
+
+# The tensor each quantity is shaped like ("x", "w", "b", "y"; None: a number).
+QUANTITY_LIKE: dict[str, str | None] = {
+    "yhat": "y",
+    "loss": None,
+    "grad_yhat": "y",
+    "grad_w": "w",
+    "grad_b": "b",
+    "grad_x": "x",
+    "w_next": "w",
+    "b_next": "b",
+    "yhat_next": "y",
+    "loss_next": None,
+}
+
+
+def quantity_shape(layer: Layer, key: str) -> tuple[int, ...] | None:
+    """The full shape of a quantity of :data:`QUANTITIES` (``()`` for a number; None for
+    the bias quantities of a layer without bias).
+
+    Example:
+        >>> quantity_shape(load_problem("mnist_conv1").layer, "grad_w")
+        (5, 1, 4, 4)
+    """
+    like = QUANTITY_LIKE[key]
+    shapes = {"x": layer.x_shape, "w": layer.w_shape, "b": layer.b_shape, "y": layer.y_shape}
+    return () if like is None else shapes[like]
 
 
 @dataclass(frozen=True)
