@@ -151,12 +151,8 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
         "none": "none",
     }[problem.bias]
     out.text(f"Bias   {bias}")
-    loss = (
-        "L = Σᵢ ½(yᵢ − ŷᵢ)²  (half the sum of squared errors)"
-        if problem.loss == "sse_half"
-        else "L = (1/m) Σᵢ (yᵢ − ŷᵢ)²  (mean squared error)"
-    )
-    out.text(f"Loss   {loss}")
+    spec = problem.loss_spec
+    out.text(f"Loss   {spec.unicode}  ({spec.words})")
     out.text(f"SGD    α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
     if problem.has_values:
         out.text(
@@ -220,23 +216,21 @@ def _window_note(e: ExplicitDerivation) -> str:
 def _loss_rows(problem: Problem, yhat: Sequence[Any] | None, loss: Any, upper: str) -> list[Row]:
     m = problem.m
     shown = min(m, 4)
-    if problem.loss == "sse_half":
-        symbolic = " + ".join(f"½(y{sub(i + 1)} − ŷ{sub(i + 1)}{upper})²" for i in range(shown))
-    else:
-        symbolic = " + ".join(f"(y{sub(i + 1)} − ŷ{sub(i + 1)}{upper})²" for i in range(shown))
+    spec = problem.loss_spec
+    symbolic = " + ".join(
+        f"{spec.term_factor}(y{sub(i + 1)} − ŷ{sub(i + 1)}{upper})²" for i in range(shown)
+    )
     if m > shown:
         symbolic += " + …"
-    if problem.loss == "mse":
+    if spec.averaged:
         symbolic = f"(1/{m})·[{symbolic}]"
     links = [symbolic]
     if yhat is not None and problem.y is not None:
         pieces = [f"({fmt(problem.y[i])} − {fmt(yhat[i])})²" for i in range(shown)]
-        numbers = " + ".join(
-            ("½" if problem.loss == "sse_half" else "") + piece for piece in pieces
-        )
+        numbers = " + ".join(spec.term_factor + piece for piece in pieces)
         if m > shown:
             numbers += " + …"
-        if problem.loss == "mse":
+        if spec.averaged:
             numbers = f"(1/{m})·[{numbers}]"
         links += [numbers, fmt(loss, approx=True)]
     return [(f"L{upper}", links)]

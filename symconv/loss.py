@@ -45,13 +45,19 @@ class Loss:
     unicode: str
     latex: str
     has_target: bool
-    _weight_half: bool = False  # ½ in front (sse_half) rather than 1/count (mse)
+    term_factor: str = ""  # written in front of each squared error ("½" for sse_half)
+    averaged: bool = False  # L is divided by the number of entries (mse)
+    meant: str = ""  # the normalisation in words, for diagnoses ({m}: the entry count)
 
     def weight(self, count: int) -> Rational:
         """The constant in front of each ``(y − ŷ)²`` (½ or 1/count); 0 for upstream."""
         if not self.has_target:
             return Integer(0)
-        return Rational(1, 2) if self._weight_half else Rational(1, count)
+        return Rational(1, count) if self.averaged else Rational(1, 2)
+
+    def normalisation(self, count: int) -> str:
+        """The loss's normalisation in words, e.g. ``the mean 1/m Σ with m = 4``."""
+        return self.meant.format(m=count)
 
     def grad_factor(self, count: int) -> Rational:
         """``c`` in ``∂L/∂ŷ = c·(ŷ − y)``: 1 for sse_half, 2/count for mse."""
@@ -77,10 +83,11 @@ _REGISTRY: dict[str, Loss] = {
     "sse_half": Loss(
         kind="sse_half",
         words="half the sum of squared errors",
-        unicode="L = Σᵢ ½ (yᵢ − ŷᵢ)²",
+        unicode="L = Σᵢ ½(yᵢ − ŷᵢ)²",
         latex=r"L = \sum_i \tfrac{1}{2}\,(y_i - \hat y_i)^2",
         has_target=True,
-        _weight_half=True,
+        term_factor="½",
+        meant="½ Σ (half the sum of squares)",
     ),
     "mse": Loss(
         kind="mse",
@@ -88,6 +95,8 @@ _REGISTRY: dict[str, Loss] = {
         unicode="L = (1/m) Σᵢ (yᵢ − ŷᵢ)²",
         latex=r"L = \frac{1}{m} \sum_i (y_i - \hat y_i)^2",
         has_target=True,
+        averaged=True,
+        meant="the mean 1/m Σ with m = {m}",
     ),
     "upstream": Loss(
         kind="upstream",

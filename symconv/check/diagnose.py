@@ -670,10 +670,10 @@ def _factor_mistake(
 ) -> str | None:
     """The side is the truth times 2, ½, m or 1/m: a factor of the loss lost or doubled."""
     m = truth.problem.m
-    mse = truth.problem.loss == "mse"
+    mse = truth.problem.loss_spec.averaged  # a mean (1/m Σ) rather than a sum (½ Σ)
     if loss:
         # the loss itself: its normalisation (½ Σ or the mean 1/m Σ) is the one that is off
-        meant = f"the mean 1/m Σ with m = {m}" if mse else "½ Σ (half the sum of squares)"
+        meant = truth.problem.loss_spec.normalisation(m)
         for factor in sorted({Rational(2), Rational(1, 2), Rational(m), Rational(1, m)}):
             if factor == 1:
                 continue
