@@ -44,6 +44,7 @@ def build(problem: Problem, *, form: str = "both", force: bool = False) -> Deriv
     :func:`symconv.symbolic.explicit.check_explicit_size`), before any work is done.
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> build(load_problem("exercise2")).steps[0].loss
         200
     """

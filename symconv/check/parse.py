@@ -6,7 +6,7 @@ SymPy objects node by node.  Limits on length, nesting and matrix size keep ever
 equation cheap to read (an equation beyond them is reported as unchecked, not parsed).
 
 Example:
-    >>> parse_equation(r"\\hat{y}_1 = w \\cdot x + b").data
+    >>> str(parse_equation(r"\\hat{y}_1 = w \\cdot x + b").data)
     'chain'
 """
 

@@ -190,9 +190,7 @@ def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
     )
     padding = f"$p = {p}$" + (f" ({problem.padding_mode})" if p else "")
     loss_general = latex(_display_m(closed, closed.loss))
-    loss_words = (
-        "half the sum of squared errors" if problem.loss == "sse_half" else "mean squared error"
-    )
+    loss_words = problem.loss_spec.words
     m_numbers = (
         rf"= \left\lfloor \frac{{{n} + {2 * p} - {d * (k - 1)} - 1}}{{{s}}} \right\rfloor + 1 "
         if n < 10**6
@@ -1160,12 +1158,18 @@ def render_report(
     will have beside the .tex; ``submission`` the check verdicts.  Deterministic.
 
     Example:
+        >>> from symconv.derivation import build
+        >>> from symconv.problem import load_problem
         >>> tex = render_report(build(load_problem("exercise2")))
         >>> r"\\tag{15a}" in tex
         True
     """
     problem = d.problem
     closed = d.closed
+    if not problem.layer.is_single or not problem.loss_spec.has_target:
+        return _general_report(
+            d, title=title, verification=verification, experiment=experiment, figures=figures
+        )
     if closed is None:
         raise ValueError("render_report needs the closed form (build with form='both')")
     doc = _Doc()
@@ -1193,6 +1197,208 @@ def render_report(
         _experiment(doc, experiment, figures)
     if submission is not None:
         _submission(doc, submission)
+    heading = escape(title if title is not None else problem.title)
+    return (
+        _PREAMBLE
+        + f"\n\\title{{{heading}}}\n\\author{{Solution sheet}}\n\\date{{}}\n\n"
+        + "\\begin{document}\n\\maketitle\n\n"
+        + doc.text()
+        + "\n\n\\end{document}\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# a layer beyond 1-D with one channel: its shapes and its numbers (feature maps as matrices
+# while they fit on the page; summaries beyond)
+
+_GENERAL_SYMBOLS = {
+    "x": r"\mathbf{x}",
+    "w": r"\mathbf{w}",
+    "b": r"\mathbf{b}",
+    "y": r"\mathbf{y}",
+    "yhat": r"\hat{\mathbf{y}}",
+    "loss": L,
+    "grad_yhat": rf"\partial {L}/\partial \hat{{\mathbf{{y}}}}",
+    "grad_w": rf"\partial {L}/\partial \mathbf{{w}}",
+    "grad_b": rf"\partial {L}/\partial \mathbf{{b}}",
+    "grad_x": rf"\partial {L}/\partial \mathbf{{x}}",
+    "w_next": r"\mathbf{w}^{(1)}",
+    "b_next": r"\mathbf{b}^{(1)}",
+    "yhat_next": r"\hat{\mathbf{y}}^{(1)}",
+    "loss_next": rf"{L}^{{(1)}}",
+}
+_GENERAL_WORDS = {
+    "x": "the input (given)",
+    "w": "the weights (given)",
+    "b": "the bias (given)",
+    "y": "the target (given)",
+    "yhat": "the output",
+    "loss": "the loss",
+    "grad_yhat": "the gradient at the output",
+    "grad_w": "the weight gradient",
+    "grad_b": "the bias gradient",
+    "grad_x": "the input gradient",
+    "w_next": "the weights after one step",
+    "b_next": "the bias after one step",
+    "yhat_next": "the output after one step",
+    "loss_next": "the loss after one step",
+}
+# Feature maps are typeset as matrices up to this size, for at most this many blocks.
+_MAP_SIDE = 8
+_MAP_BLOCKS = 8
+
+
+def _shape_tex(shape: Sequence[int]) -> str:
+    return r" \times ".join(map(str, shape)) if shape else "1"
+
+
+Blocks = list[tuple[str, list[list[str]]]]
+
+
+def _blocks(values: Sequence[Any], shape: Sequence[int]) -> Blocks | None:
+    """The tensor as labelled matrices (one per leading index), or None when too large."""
+    if len(shape) < 2:
+        return None
+    rows, cols = shape[-2], shape[-1]
+    lead = list(shape[:-2])
+    count = math.prod(lead) if lead else 1
+    if rows > _MAP_SIDE or cols > _MAP_SIDE or count > _MAP_BLOCKS:
+        return None
+    out: list[tuple[str, list[list[str]]]] = []
+    size = rows * cols
+    for block in range(count):
+        index, rest = [], block
+        for extent in reversed(lead):
+            rest, here = divmod(rest, extent)
+            index.append(here + 1)
+        label = ",".join(map(str, reversed(index)))
+        entries = [number(v) for v in values[block * size : (block + 1) * size]]
+        out.append((label, [entries[r * cols : (r + 1) * cols] for r in range(rows)]))
+    return out
+
+
+def _general_numbers(doc: _Doc, d: Derivation) -> None:
+    from symconv.symbolic.explicit import QUANTITIES, quantity_shape
+
+    problem = d.problem
+    if not d.steps:
+        doc.add("No values are given: the derivation stays symbolic.")
+        return
+    step = d.steps[0]
+    doc.section("The numbers")
+    doc.add(
+        "Entries are listed row-major; a matrix shows the last two axes for one index of "
+        "the leading axes (example, channel), written as its subscript."
+    )
+    layer = problem.layer
+    given: list[tuple[str, Any, tuple[int, ...] | None]] = [
+        ("x", problem.x, layer.x_shape),
+        ("w", problem.w, layer.w_shape),
+        ("b", problem.b_values, layer.b_shape),
+        ("y", problem.y, layer.y_shape),
+    ]
+    computed = [(key, getattr(step, key), quantity_shape(layer, key)) for key in QUANTITIES]
+    summary: list[str] = []
+    for key, value, shape in given + computed:
+        if value is None or shape is None:
+            continue
+        symbol = _GENERAL_SYMBOLS[key]
+        if not shape:
+            doc.add(f"{_GENERAL_WORDS[key].capitalize()}: ${symbol} = {number(value)}$.")
+            continue
+        if len(shape) == 1 and shape[0] <= _MAX_LIST:
+            entries = ", ".join(number(v) for v in value)
+            doc.add(
+                f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$: "
+                f"${symbol} = ({entries})$."
+            )
+            continue
+        blocks = _blocks(value, shape)
+        if blocks is None:
+            low, high = min(value), max(value)
+            first = ", ".join(number(v) for v in value[:4])
+            summary.append(
+                f"${symbol}$ & ${_shape_tex(shape)}$ & ${first}, \\ldots$ & "
+                f"${number(low)}$ & ${number(high)}$ \\\\"
+            )
+            continue
+        doc.add(f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$:")
+        cells = [
+            f"\\left({symbol}\\right)_{{{label}}} = {matrix(rows).text}"
+            for label, rows in blocks
+        ]
+        doc.add("\\begin{gather*}\n" + " \\qquad ".join(cells) + "\n\\end{gather*}")
+    if summary:
+        doc.add(
+            "Tensors too large to print, by their shape, first entries and range "
+            "(\\texttt{symconv derive --json} lists every entry):"
+        )
+        doc.add(
+            "\\begin{center}\n\\begin{tabular}{@{}lllrr@{}}\n\\toprule\n"
+            "quantity & shape & first entries & min & max \\\\\n\\midrule\n"
+            + "\n".join(summary)
+            + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
+        )
+
+
+def _general_report(
+    d: Derivation,
+    *,
+    title: str | None,
+    verification: Sequence[Mapping[str, Any]] | None,
+    experiment: Experiment | None,
+    figures: Sequence[str],
+) -> str:
+    """The solution sheet of a layer beyond 1-D with one channel (see :func:`render_report`)."""
+    problem = d.problem
+    layer = problem.layer
+    doc = _Doc()
+    doc.section("The layer")
+    doc.add(escape(layer.describe()[0].upper() + layer.describe()[1:]) + ".")
+    rows = [
+        ("input", r"\mathbf{x}", layer.x_shape, "example, input channel, positions"),
+        ("weights", r"\mathbf{w}", layer.w_shape,
+         "output channel, input channel of its group, taps"),
+        ("output, target", r"\hat{\mathbf{y}}, \mathbf{y}", layer.y_shape,
+         "example, output channel, positions"),
+    ]
+    if layer.b_shape is not None:
+        rows.append(("bias", r"\mathbf{b}", layer.b_shape,
+                     "one per output channel" if layer.bias == "shared"
+                     else "output channel, positions"))
+    table = "\n".join(
+        f"{name} & ${symbol}$ & ${_shape_tex(shape)}$ & {axes} \\\\"
+        for name, symbol, shape, axes in rows
+    )
+    doc.add(
+        "\\begin{center}\n\\begin{tabular}{@{}llll@{}}\n\\toprule\n"
+        "tensor & symbol & shape & axes \\\\\n\\midrule\n" + table
+        + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
+    )
+    sizes = ", ".join(
+        f"$\\lfloor ({n} + {before} + {after} - {dil}\\cdot{k - 1} - 1)/{st} \\rfloor + 1 = {m}$"
+        for n, k, st, (before, after), dil, m in zip(
+            layer.input_shape, layer.kernel_size, layer.stride, layer.padding,
+            layer.dilation, layer.output_shape,
+        )
+    )
+    doc.add(
+        "Each output entry is a cross-correlation (no kernel flip) of its group's input "
+        f"channels with one kernel: ${layer.taps_per_output}$ products, ${layer.terms}$ in "
+        "all.  Output size per axis, "
+        "$\\lfloor (n + p_{\\text{before}} + p_{\\text{after}} - d(k-1) - 1)/s \\rfloor + 1$: "
+        + sizes + "."
+    )
+    spec = problem.loss_spec
+    doc.add(
+        f"Loss: ${spec.latex}$ ({escape(spec.words)}), summed over every output entry; "
+        f"one step of gradient descent with learning rate $\\alpha = {number(problem.lr)}$."
+    )
+    _general_numbers(doc, d)
+    if verification is not None:
+        _verification(doc, verification)
+    if experiment is not None:
+        _experiment(doc, experiment, figures)
     heading = escape(title if title is not None else problem.title)
     return (
         _PREAMBLE

@@ -143,6 +143,7 @@ def prove_shift(problem: Problem, shift: int) -> ShiftProof:
     """Prove or refute ``conv ∘ S_t = S_{t/s} ∘ conv`` for ``problem``'s layer, ``t = shift``.
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> p = load_problem(None, {"layer.input_length": 6, "layer.kernel_size": 3,
         ...     "layer.padding": 1, "layer.padding_mode": "circular"})
         >>> prove_shift(p, 1).equivariant

@@ -120,6 +120,7 @@ def window_table(problem: Problem) -> list[list[int | None]]:
     0-based input position read, or None (zero padding).  See :meth:`Layer.window_table`.
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> window_table(load_problem("exercise2"))
         [[0, 1, 2], [1, 2, 3]]
     """
@@ -250,6 +251,7 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
     (output entries × taps) and not ``force``.
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> d = derive_explicit(load_problem("exercise2"))
         >>> d.yhat[0]
         b1 + w1*x1 + w2*x2 + w3*x3
@@ -390,6 +392,7 @@ def quantity_shape(layer: Layer, key: str) -> tuple[int, ...] | None:
     the bias quantities of a layer without bias).
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> quantity_shape(load_problem("mnist_conv1").layer, "grad_w")
         (5, 1, 4, 4)
     """
