@@ -27,7 +27,18 @@ from sympy import Expr, Mul, Symbol, factor_terms
 from symconv.derivation import Derivation
 from symconv.errors import UnsupportedLayerError
 from symconv.latex.escape import escape
-from symconv.latex.layout import Eq, Link, Piece, align, column, matrix, piece, rhs_room
+from symconv.latex.layout import (
+    LINE_UNITS,
+    Eq,
+    Link,
+    Piece,
+    align,
+    column,
+    matrix,
+    piece,
+    rhs_room,
+    width,
+)
 from symconv.latex.printer import factor, latex, number, terms
 from symconv.latex.results import MODELS, Experiment
 from symconv.problem import Problem
@@ -1323,11 +1334,20 @@ def _general_numbers(doc: _Doc, d: Derivation) -> None:
             )
             continue
         doc.add(f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$:")
-        cells = [
-            f"\\left({symbol}\\right)_{{{label}}} = {matrix(rows).text}"
-            for label, rows in blocks
-        ]
-        doc.add("\\begin{gather*}\n" + " \\qquad ".join(cells) + "\n\\end{gather*}")
+        # as many labelled matrices on a line as fit in its width
+        lines: list[list[str]] = [[]]
+        used = 0.0
+        for label, rows in blocks:
+            block = matrix(rows)
+            lhs = f"\\left({symbol}\\right)_{{{label}}} = "
+            cell, cell_width = lhs + block.text, width(lhs) + block.width
+            if lines[-1] and used + cell_width > LINE_UNITS:
+                lines.append([])
+                used = 0.0
+            lines[-1].append(cell)
+            used += cell_width + 4.0
+        body = " \\\\\n".join(" \\qquad ".join(line) for line in lines)
+        doc.add("\\begin{gather*}\n" + body + "\n\\end{gather*}")
     if summary:
         doc.add(
             "Tensors too large to print, by their shape, first entries and range "
