@@ -3,18 +3,23 @@
 The truth is exact: the explicit SymPy expressions evaluated with ``Rational`` values
 (summed over the batch).  Each backend computes the same quantities in floating point:
 
-- ``lambdify-float64|32``: ``sympy.lambdify`` of the explicit expressions;
+- ``lambdify-float64|32``: ``sympy.lambdify`` of the explicit expressions (small layers);
 - ``kernel-float64|32``: NumPy kernels printed from the closed form (:mod:`symconv.kernels`);
 - ``numpy-float64|32``: the NumPy reference written directly (no SymPy);
-- ``torch-float64|32``: ``conv1d`` + autograd + ``torch.optim.SGD``;
-- ``finite-diff-float64``: central differences of the NumPy loss (gradients only);
-- ``torch-gradcheck``: ``torch.autograd.gradcheck`` of the loss (pass/fail).
+- ``torch-float64|32``: ``conv1d/2d/3d`` + autograd + ``torch.optim.SGD``;
+- ``finite-diff-float64``: central differences of the NumPy loss (gradients; small layers);
+- ``torch-gradcheck``: ``torch.autograd.gradcheck`` of the loss (pass/fail; small layers).
+
+The truth covers the whole batch of the layer (``layer.batch``): the loss is the registry's
+loss over every output entry, so ∂L/∂w and ∂L/∂b sum over the examples.
 
 **Tolerance policy.** A floating-point sum of N terms is off by at most about
 N·eps·Σ|terms| (the magnitude of what was summed, not of the result, which may cancel).
-So each entry gets ``tol = 4·eps·(n + k + m + 4)·magnitude`` where the magnitude is the
-same quantity computed from absolute values (|x|, |w|, |b|, |y|, and |∂L/∂ŷ| bounded by
-the magnitude of ŷ and y), which bounds the rounding error of every step that led to it.
+So each entry gets ``tol = 4·eps·depth·magnitude`` where depth bounds the length of every
+sum on the way (``taps per output + output entries + out_channels·kernel entries + 4``; in
+1-D with one channel about ``k + m + k``) and the magnitude is the same quantity computed
+from absolute values (|x|, |w|, |b|, |y|, and |∂L/∂ŷ| bounded by the magnitude of ŷ and
+y), which bounds the rounding error of every step that led to it.
 eps is the unit roundoff of the backend's dtype.  Finite differences get
 ``tol = 64·eps·(magnitude of L)/h + 1e-9·magnitude`` for their step h (their error is
 roundoff in L divided by the step).  A check fails when any entry exceeds its tolerance
@@ -26,33 +31,38 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from sympy import Expr, Rational, Symbol
+from sympy import Rational
 
-from symconv.errors import UnsupportedLayerError
-from symconv.kernels import LambdifiedExplicit, generate, lambdify_explicit, layer_key
-from symconv.problem import Problem, load_problem
+from symconv.arrays import problem_arrays
+from symconv.errors import ProblemError
+from symconv.kernels import LambdifiedExplicit, generate, lambdify_explicit
+from symconv.loss import LOSSES
+from symconv.problem import Problem, problem_from_dict
 from symconv.reference import numpy_conv
 from symconv.symbolic.explicit import (
-    EXPLICIT_LIMIT,
     QUANTITIES,
     ExplicitDerivation,
     derive_explicit,
+    evaluate_steps,
+    quantity_shape,
 )
 
 __all__ = [
     "BACKENDS",
     "QUANTITIES",
-    "Batch",
     "Check",
+    "Quantities",
     "Report",
     "check_problem",
-    "random_batch",
+    "compare",
+    "exact_quantities",
     "random_problem",
+    "random_values",
     "run_checks",
     "sweep",
 ]
@@ -70,27 +80,15 @@ BACKENDS = (
     "torch-gradcheck",
 )
 
+# Backends that cost one evaluation per entry (finite differences, gradcheck) or one
+# Python expression per product (lambdify) run on layers up to these sizes only.
+_SMALL_ENTRIES = 600
+_LAMBDIFY_PRODUCTS = 6_000
+# Problem values are listed in a check's config (to replay it) up to this many entries.
+_CONFIG_VALUES = 200
+
 Quantities = dict[str, Any]
-Backend = Callable[[Problem, "Batch", np.dtype[Any]], Quantities]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Exact values of a batch: ``x`` B rows of n, ``y`` B rows of m, one ``w`` and ``b``."""
-
-    x: tuple[tuple[Rational, ...], ...]
-    w: tuple[Rational, ...]
-    b: tuple[Rational, ...] | None  # untied: m entries; shared: one entry; none: None
-    y: tuple[tuple[Rational, ...], ...]
-
-    @classmethod
-    def of_problem(cls, problem: Problem) -> Batch:
-        """The problem's own values as a batch of one."""
-        if problem.x is None or problem.w is None or problem.y is None:
-            raise ValueError("the problem has no values")
-        b = problem.b
-        bias = None if b is None else (b if isinstance(b, tuple) else (b,))
-        return cls((tuple(problem.x),), tuple(problem.w), bias, (tuple(problem.y),))
+Backend = Callable[[Problem, np.dtype[Any]], Quantities]
 
 
 @dataclass(frozen=True)
@@ -104,9 +102,12 @@ class Check:
     max_rel_err: float
     tolerance: float
     ok: bool
+    index: tuple[int, ...] | None = None  # the worst entry (full-shape multi-index, 0-based)
+    expected: float | None = None  # the exact value there
+    actual: float | None = None  # the backend's value there
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "config": self.config,
             "quantity": self.quantity,
             "backend": self.backend,
@@ -115,6 +116,9 @@ class Check:
             "tolerance": self.tolerance,
             "ok": self.ok,
         }
+        if not self.ok and self.index is not None:
+            out |= {"index": list(self.index), "expected": self.expected, "actual": self.actual}
+        return out
 
 
 @dataclass
@@ -150,99 +154,70 @@ def _badness(check: Check) -> float:
 # ---------------------------------------------------------------------------------------
 # the exact truth
 
+_DERIVATIONS: dict[tuple[Any, ...], tuple[ExplicitDerivation, list[LambdifiedExplicit]]] = {}
 
-def exact_quantities(derivation: ExplicitDerivation, batch: Batch, lr: Rational) -> Quantities:
-    """Every quantity, exact, for a batch: gradients of parameters summed over samples.
 
-    Lists of ``Rational`` with the shapes of :mod:`symconv.reference.numpy_conv`.
+def _cached(problem: Problem) -> tuple[ExplicitDerivation, list[LambdifiedExplicit]]:
+    key = (problem.layer, problem.loss, problem.lr)
+    if key not in _DERIVATIONS:
+        if len(_DERIVATIONS) > 64:
+            _DERIVATIONS.clear()
+        _DERIVATIONS[key] = (derive_explicit(_without_values(problem), force=True), [])
+    return _DERIVATIONS[key]
+
+
+def _without_values(problem: Problem) -> Problem:
+    return replace(problem, x=None, w=None, b=None, y=None, grad_yhat=None, steps=1, title="")
+
+
+def _lambdified(problem: Problem) -> LambdifiedExplicit:
+    """The lambdified explicit derivation of ``problem``'s layer (cached)."""
+    derivation, made = _cached(problem)
+    if not made:
+        made.append(lambdify_explicit(derivation))
+    return made[0]
+
+
+def exact_quantities(problem: Problem) -> Quantities:
+    """Every quantity of one SGD step, exact, in the full shapes of :mod:`symconv.arrays`.
+
+    Tensors are NumPy object arrays of SymPy ``Rational``; ``loss`` and ``loss_next`` are
+    ``Rational`` (None for an upstream gradient); bias quantities are None without a bias.
     """
-    sym = derivation.symbols
-    problem = derivation.problem
-    biases = sym.bias_list()
-
-    def forward(w: Iterable[Expr], b: Iterable[Expr] | None) -> list[list[Expr]]:
-        rows = []
-        params = dict(zip(sym.w, w)) | dict(zip(biases, b or ()))
-        for x in batch.x:
-            point = params | dict(zip(sym.x, x))
-            rows.append([e.xreplace(point) for e in derivation.yhat])
-        return rows
-
-    loss_of_yhat = derivation.loss_of_yhat
-    if loss_of_yhat is None:
-        raise UnsupportedLayerError("the cross-check of an upstream gradient is not written yet")
-
-    def loss(yhat: list[list[Expr]]) -> Expr:
-        total = Rational(0)
-        for row, y in zip(yhat, batch.y):
-            point = dict(zip(sym.yhat, row)) | dict(zip(sym.y, y))
-            total += loss_of_yhat.xreplace(point)
-        return total
-
-    yhat = forward(batch.w, batch.b)
-    grad_yhat, grad_x = [], []
-    grad_w = [Rational(0)] * problem.k
-    grad_b = [Rational(0)] * len(biases)
-    params: dict[Symbol, Expr] = dict(zip(sym.w, batch.w)) | dict(zip(biases, batch.b or ()))
-    for x, y, row in zip(batch.x, batch.y, yhat):
-        point = params | dict(zip(sym.x, x)) | dict(zip(sym.y, y)) | dict(zip(sym.yhat, row))
-        grad_yhat.append([e.xreplace(point) for e in derivation.grad_yhat])
-        grad_x.append([e.xreplace(point) for e in derivation.grad_x])
-        grad_w = [a + e.xreplace(point) for a, e in zip(grad_w, derivation.grad_w)]
-        if derivation.grad_b is not None:
-            grad_b = [a + e.xreplace(point) for a, e in zip(grad_b, derivation.grad_b)]
-    # one SGD step on the summed gradient
-    w_next = [w - lr * g for w, g in zip(batch.w, grad_w)]
-    b_next = None if batch.b is None else [b - lr * g for b, g in zip(batch.b, grad_b)]
-    yhat_next = forward(w_next, b_next)
-    shared = problem.bias == "shared"
-    return {
-        "yhat": yhat,
-        "loss": loss(yhat),
-        "grad_yhat": grad_yhat,
-        "grad_w": grad_w,
-        "grad_b": None if batch.b is None else (grad_b[0] if shared else grad_b),
-        "grad_x": grad_x,
-        "w_next": w_next,
-        "b_next": None if b_next is None else (b_next[0] if shared else b_next),
-        "yhat_next": yhat_next,
-        "loss_next": loss(yhat_next),
-    }
+    derivation = _cached(problem)[0]
+    step = evaluate_steps(replace(derivation, problem=replace(problem, steps=1)))[0]
+    out: Quantities = {}
+    for key in QUANTITIES:
+        value = getattr(step, key)
+        shape = quantity_shape(problem.layer, key)
+        if value is None or shape is None:
+            out[key] = None
+        elif not shape:
+            out[key] = value
+        else:
+            array = np.empty(len(value), dtype=object)
+            array[:] = list(value)
+            out[key] = array.reshape(shape)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
 # backends
 
 
-def _bias_array(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Any:
-    if batch.b is None:
-        return None
-    if problem.bias == "shared":
-        return np.asarray(float(batch.b[0]), dtype=dtype)
-    return np.array([float(v) for v in batch.b], dtype=dtype)
+def _kernel_backend(problem: Problem, dtype: np.dtype[Any]) -> Quantities:
+    a = problem_arrays(problem, dtype)
+    return generate(problem).step(a.x, a.w, a.b, a.target, a.lr)
 
 
-def _arrays(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> tuple[Any, Any, Any, Any]:
-    x = np.array([[float(v) for v in row] for row in batch.x], dtype=dtype)
-    w = np.array([float(v) for v in batch.w], dtype=dtype)
-    y = np.array([[float(v) for v in row] for row in batch.y], dtype=dtype)
-    return x, w, _bias_array(problem, batch, dtype), y
+def _lambdify_backend(problem: Problem, dtype: np.dtype[Any]) -> Quantities:
+    a = problem_arrays(problem, dtype)
+    return _lambdified(problem).step(a.x, a.w, a.b, a.target, a.lr)
 
 
-def _kernel_backend(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Quantities:
-    x, w, b, y = _arrays(problem, batch, dtype)
-    return generate(problem).step(x, w, b, y, float(problem.lr))
-
-
-def _lambdify_backend(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Quantities:
-    x, w, b, y = _arrays(problem, batch, dtype)
-    return _lambdified(problem).step(x, w, b, y, float(problem.lr))
-
-
-def _numpy_backend(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Quantities:
-    x, w, b, y = _arrays(problem, batch, dtype)
-    layer = numpy_conv.Layer.from_problem(problem)
-    return dict(numpy_conv.step(layer, x, w, b, y, float(problem.lr)))
+def _numpy_backend(problem: Problem, dtype: np.dtype[Any]) -> Quantities:
+    a = problem_arrays(problem, dtype)
+    return dict(numpy_conv.step(problem.layer, problem.loss, a.x, a.w, a.b, a.target, a.lr))
 
 
 def _single_thread_torch() -> None:
@@ -254,21 +229,19 @@ def _single_thread_torch() -> None:
         torch.set_num_threads(1)
 
 
-def _torch_backend(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Quantities:
+def _torch_backend(problem: Problem, dtype: np.dtype[Any]) -> Quantities:
     from symconv.reference import torch_conv
 
     _single_thread_torch()
-    x, w, b, y = _arrays(problem, batch, dtype)
-    layer = numpy_conv.Layer.from_problem(problem)
-    return dict(torch_conv.step(layer, x, w, b, y, float(problem.lr)))
+    a = problem_arrays(problem, dtype)
+    return dict(torch_conv.step(problem.layer, problem.loss, a.x, a.w, a.b, a.target, a.lr))
 
 
-def _finite_diff_backend(problem: Problem, batch: Batch, dtype: np.dtype[Any]) -> Quantities:
+def _finite_diff_backend(problem: Problem, dtype: np.dtype[Any]) -> Quantities:
     from symconv.reference import finite_diff
 
-    x, w, b, y = _arrays(problem, batch, dtype)
-    layer = numpy_conv.Layer.from_problem(problem)
-    return dict(finite_diff.loss_gradients(layer, x, w, b, y))
+    a = problem_arrays(problem, dtype)
+    return dict(finite_diff.loss_gradients(problem.layer, problem.loss, a.x, a.w, a.b, a.target))
 
 
 _BACKENDS: dict[str, tuple[Backend, str]] = {
@@ -283,70 +256,52 @@ _BACKENDS: dict[str, tuple[Backend, str]] = {
     "finite-diff-float64": (_finite_diff_backend, "float64"),
 }
 
-_DERIVATIONS: dict[tuple[Any, ...], tuple[ExplicitDerivation, list[LambdifiedExplicit]]] = {}
 
-
-def _cached(problem: Problem) -> tuple[ExplicitDerivation, list[LambdifiedExplicit]]:
-    key = (*layer_key(problem), problem.lr)
-    if key not in _DERIVATIONS:
-        if len(_DERIVATIONS) > 512:
-            _DERIVATIONS.clear()
-        _DERIVATIONS[key] = (derive_explicit(problem), [])
-    return _DERIVATIONS[key]
-
-
-def _derivation(problem: Problem) -> ExplicitDerivation:
-    """The explicit derivation of ``problem``'s layer (cached; values do not matter)."""
-    return _cached(problem)[0]
-
-
-def _lambdified(problem: Problem) -> LambdifiedExplicit:
-    """The lambdified explicit derivation of ``problem``'s layer (cached)."""
-    derivation, made = _cached(problem)
-    if not made:
-        made.append(lambdify_explicit(derivation))
-    return made[0]
+def _applies(backend: str, problem: Problem) -> bool:
+    """Whether a backend runs on this layer (the costly ones on small layers only)."""
+    layer = problem.layer
+    entries = math.prod(layer.x_shape) + math.prod(layer.w_shape) + math.prod(layer.b_shape or ())
+    if backend.startswith("lambdify"):
+        return layer.terms <= _LAMBDIFY_PRODUCTS
+    if backend in ("finite-diff-float64", "torch-gradcheck"):
+        return entries <= _SMALL_ENTRIES
+    return True
 
 
 # ---------------------------------------------------------------------------------------
 # magnitudes and tolerances
 
 
-def _magnitudes(problem: Problem, batch: Batch) -> Quantities:
-    """The quantities computed from absolute values: bounds of what each sum added up."""
-    layer = numpy_conv.Layer.from_problem(problem)
-    x0, w0, b0, y0 = _arrays(problem, batch, np.dtype(np.float64))
-    x, w, y = np.abs(x0), np.abs(w0), np.abs(y0)
-    b = None if b0 is None else np.abs(b0)
-    xpad = numpy_conv.pad(layer, x)
-    positions = numpy_conv.padded_positions(layer)
-    windows = xpad[:, positions]  # (B, m, k)
-    c_grad = 1.0 if problem.loss == "sse_half" else 2.0 / problem.m
-    c_loss = 0.5 if problem.loss == "sse_half" else 1.0 / problem.m
+def _magnitudes(problem: Problem) -> Quantities:
+    """The quantities computed from absolute values: bounds of what each sum added up.
+
+    A convolution of non-negative numbers adds no cancellation, so running the NumPy
+    reference on |x|, |w|, |b| (and |∂L/∂ŷ| ≤ c·(|ŷ| + |y|)) bounds every sum's terms.
+    """
+    layer, spec = problem.layer, problem.loss_spec
+    a = problem_arrays(problem, np.float64)
+    x, w, target = np.abs(a.x), np.abs(a.w), np.abs(a.target)
+    b = None if a.b is None else np.abs(a.b)
+    count = problem.output_count
 
     def forward(w: Any, b: Any) -> Any:
-        out = windows @ w
-        return out if b is None else out + b
+        return numpy_conv.forward(layer, x, w, b)
 
-    def backward(g: Any, w: Any) -> tuple[Any, Any, Any]:
-        grad_w = np.einsum("bmk,bm->k", windows, g)
-        scatter = np.zeros_like(xpad)
-        for j in range(problem.k):
-            np.add.at(scatter.T, positions[:, j], (g * w[j]).T)
-        grad_x = numpy_conv.unpad(layer, scatter)
-        grad_b = None if b is None else (g.sum() if problem.bias == "shared" else g.sum(axis=0))
-        return grad_w, grad_b, grad_x
+    def loss(yhat: Any) -> Any:
+        if spec.has_target:
+            return float(spec.weight(count)) * np.sum((yhat + target) ** 2)
+        # upstream: finite differences differentiate Σ g·ŷ, bounded by Σ |g|·|ŷ|
+        return np.sum(target * yhat)
 
     yhat = forward(w, b)
-    g = c_grad * (yhat + y)
-    grad_w, grad_b, grad_x = backward(g, w)
-    lr = float(problem.lr)
-    w_next = w + lr * grad_w
-    b_next = None if b is None else b + lr * grad_b
+    g = float(spec.grad_factor(count)) * (yhat + target) if spec.has_target else target
+    grad_x, grad_w, grad_b = numpy_conv.backward(layer, x, w, b, g)
+    w_next = w + a.lr * grad_w
+    b_next = None if b is None or grad_b is None else b + a.lr * grad_b
     yhat_next = forward(w_next, b_next)
     return {
         "yhat": yhat,
-        "loss": c_loss * np.sum((yhat + y) ** 2),
+        "loss": loss(yhat),
         "grad_yhat": g,
         "grad_w": grad_w,
         "grad_b": grad_b,
@@ -354,8 +309,15 @@ def _magnitudes(problem: Problem, batch: Batch) -> Quantities:
         "w_next": w_next,
         "b_next": b_next,
         "yhat_next": yhat_next,
-        "loss_next": c_loss * np.sum((yhat_next + y) ** 2),
+        "loss_next": loss(yhat_next),
     }
+
+
+def _depth(problem: Problem) -> int:
+    """A bound on the length of every floating-point sum that led to a quantity."""
+    layer = problem.layer
+    kernel = math.prod(layer.kernel_size)
+    return layer.taps_per_output + problem.output_count + layer.out_channels * kernel + 4
 
 
 def _tolerance(backend: str, problem: Problem, magnitude: Any, loss_magnitude: float) -> Any:
@@ -366,33 +328,38 @@ def _tolerance(backend: str, problem: Problem, magnitude: Any, loss_magnitude: f
         return 64 * eps * loss_magnitude / REL_STEP + 1e-9 * magnitude
     dtype = np.float32 if backend.endswith("float32") else np.float64
     eps = float(np.finfo(dtype).eps)
-    depth = problem.n + problem.k + problem.m + 4
-    return 4 * eps * depth * magnitude + np.finfo(dtype).tiny
+    return 4 * eps * _depth(problem) * magnitude + np.finfo(dtype).tiny
 
 
-def _config(problem: Problem, batch: Batch) -> dict[str, Any]:
-    config: dict[str, Any] = problem.layer_dict()
-    config.pop("steps", None)
-    config["batch"] = len(batch.x)
-    config["x"] = [[str(v) for v in row] for row in batch.x]
-    config["w"] = [str(v) for v in batch.w]
-    config["b"] = None if batch.b is None else [str(v) for v in batch.b]
-    config["y"] = [[str(v) for v in row] for row in batch.y]
+def _config(problem: Problem) -> dict[str, Any]:
+    """The configuration in the TOML field names (values too, while they are few)."""
+    config: dict[str, Any] = problem.layer.to_dict()
+    config |= {"loss": problem.loss, "learning_rate": str(problem.lr)}
+    values = {
+        "x": problem.x,
+        "w": problem.w,
+        "b": problem.b_values,
+        "y": problem.y,
+        "grad_yhat": problem.grad_yhat,
+    }
+    if sum(len(v) for v in values.values() if v is not None) <= _CONFIG_VALUES:
+        for key, value in values.items():
+            if value is not None:
+                config[key] = [str(v) for v in value]
     return config
 
 
 def compare(
     problem: Problem,
-    batch: Batch,
     truth: Quantities,
     got: Quantities,
     backend: str,
     magnitudes: Quantities | None = None,
 ) -> list[Check]:
     """One :class:`Check` per quantity that ``got`` has (``None`` entries must match)."""
-    magnitudes = magnitudes if magnitudes is not None else _magnitudes(problem, batch)
-    loss_magnitude = float(magnitudes["loss"])
-    config = _config(problem, batch)
+    magnitudes = magnitudes if magnitudes is not None else _magnitudes(problem)
+    loss_magnitude = float(magnitudes["loss"] or 0.0)
+    config = _config(problem)
     checks = []
     for quantity in QUANTITIES:
         if quantity not in got:
@@ -431,7 +398,9 @@ def compare(
             rel = np.where(np.abs(exact) > 0, error / np.abs(exact), error)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = np.where(tol > 0, error / tol, np.inf)
-        worst = int(np.nanargmax(ratio)) if ratio.size and np.any(np.isfinite(ratio)) else 0
+            ratio = np.where(np.isfinite(value), ratio, np.inf)
+        flat = int(np.argmax(np.nan_to_num(ratio, nan=np.inf))) if ratio.size else 0
+        index = tuple(int(i) for i in np.unravel_index(flat, exact.shape)) if exact.shape else ()
         checks.append(
             Check(
                 config,
@@ -439,39 +408,42 @@ def compare(
                 backend,
                 float(np.max(error)) if finite else math.inf,
                 float(np.nanmax(rel)) if finite else math.inf,
-                float(tol.flat[worst]) if tol.size else 0.0,
+                float(tol.flat[flat]) if tol.size else 0.0,
                 ok,
+                index=index,
+                expected=float(exact.flat[flat]) if exact.size else None,
+                actual=float(value.flat[flat]) if value.size else None,
             )
         )
     return checks
 
 
-def _gradcheck(problem: Problem, batch: Batch) -> Check:
+def _gradcheck(problem: Problem) -> Check:
     from symconv.reference import torch_conv
 
     _single_thread_torch()
-    x, w, b, y = _arrays(problem, batch, np.dtype(np.float64))
-    layer = numpy_conv.Layer.from_problem(problem)
-    ok = torch_conv.gradcheck_loss(layer, x, w, b, y, raise_exception=False)
-    return Check(_config(problem, batch), "loss", "torch-gradcheck", 0.0, 0.0, 1e-5, bool(ok))
+    a = problem_arrays(problem, np.float64)
+    ok = torch_conv.gradcheck_loss(problem.layer, problem.loss, a.x, a.w, a.b, a.target)
+    return Check(_config(problem), "loss", "torch-gradcheck", 0.0, 0.0, 1e-5, bool(ok))
 
 
 def check_problem(
     problem: Problem,
-    batch: Batch | None = None,
     *,
     backends: Iterable[str] = BACKENDS,
-    extra: dict[str, Callable[[Problem, Batch, np.dtype[Any]], Quantities]] | None = None,
+    extra: dict[str, Backend] | None = None,
 ) -> list[Check]:
-    """Check every quantity of ``problem`` (its own values, or ``batch``) on every backend.
+    """Check every quantity of ``problem`` (which has values) on every backend.
 
-    ``extra`` adds backends by name (a function of problem, batch and dtype returning the
+    ``extra`` adds backends by name (a function of the problem and a dtype returning the
     quantities), e.g. a deliberately wrong kernel that the check must catch; its dtype is
-    taken from the name's ``-float32`` suffix (float64 otherwise).
+    taken from the name's ``-float32`` suffix (float64 otherwise).  Backends that only
+    run on small layers (lambdify, finite differences, gradcheck) are skipped on big ones.
     """
-    batch = batch or Batch.of_problem(problem)
-    truth = exact_quantities(_derivation(problem), batch, problem.lr)
-    magnitudes = _magnitudes(problem, batch)
+    if not problem.has_values:
+        raise ValueError("check_problem needs a problem with values (see random_values)")
+    truth = exact_quantities(problem)
+    magnitudes = _magnitudes(problem)
     checks: list[Check] = []
     table = dict(_BACKENDS)
     chosen = list(backends)
@@ -479,16 +451,16 @@ def check_problem(
         table[name] = (function, "float32" if name.endswith("float32") else "float64")
         chosen.append(name)
     for name in chosen:
-        if name == "torch-gradcheck":
-            checks.append(_gradcheck(problem, batch))
+        if name not in (extra or {}) and not _applies(name, problem):
             continue
-        if name.startswith("lambdify") and problem.n * problem.k > EXPLICIT_LIMIT:
+        if name == "torch-gradcheck":
+            checks.append(_gradcheck(problem))
             continue
         function, dtype = table[name]
         # overflow to inf is not an error here: the check reports it as not finite
         with np.errstate(over="ignore", invalid="ignore"):
-            got = function(problem, batch, np.dtype(dtype))
-            checks += compare(problem, batch, truth, got, name, magnitudes)
+            got = function(problem, np.dtype(dtype))
+            checks += compare(problem, truth, got, name, magnitudes)
     return checks
 
 
@@ -502,42 +474,80 @@ def _value(rng: random.Random) -> Rational:
     return Rational(fraction.numerator, fraction.denominator)
 
 
-def random_problem(rng: random.Random) -> Problem:
-    """A random valid layer: n ≤ 12, k ≤ 5, s ≤ 3, p ≤ 2, d ≤ 2, any modes and loss."""
+def _divisors(number: int) -> list[int]:
+    return [d for d in range(1, number + 1) if number % d == 0]
+
+
+# The sweep's layers: spatial axes drawn with these weights, sizes per axis by axes.
+_AXES = (1, 1, 1, 2, 2, 3)
+_MAX_LENGTH = {1: 12, 2: 6, 3: 4}
+_MAX_KERNEL = {1: 5, 2: 3, 3: 2}
+# a drawn layer with more products than this is drawn again (the sweep stays fast)
+_SWEEP_PRODUCTS = 400
+
+
+def random_problem(rng: random.Random, *, values: bool = True) -> Problem:
+    """A random valid layer with random exact values (multiples of 1/8).
+
+    1 to 3 spatial axes (1-D: n ≤ 12, k ≤ 5; 2-D: n ≤ 6, k ≤ 3; 3-D: n ≤ 4, k ≤ 2), per-axis
+    stride ≤ 3, padding ≤ 2 (sometimes uneven before/after), dilation ≤ 2, zeros or circular,
+    1–3 channels in and out, groups dividing both, batch 1–3, any bias mode and loss
+    (sse_half, mse, upstream), and at most a few hundred products.
+    """
     while True:
-        n, k = rng.randint(1, 12), rng.randint(1, 5)
-        s, p, d = rng.randint(1, 3), rng.randint(0, 2), rng.randint(1, 2)
+        axes = rng.choice(_AXES)
+        shape = [rng.randint(1, _MAX_LENGTH[axes]) for _ in range(axes)]
+        kernel = [rng.randint(1, _MAX_KERNEL[axes]) for _ in range(axes)]
+        stride = [rng.randint(1, 3) for _ in range(axes)]
+        dilation = [rng.randint(1, 2) for _ in range(axes)]
         mode = rng.choice(("zeros", "circular"))
-        if d * (k - 1) + 1 > n + 2 * p or (mode == "circular" and p > n):
-            continue
-        return load_problem(
-            None,
-            {
-                "layer.input_length": n,
-                "layer.kernel_size": k,
-                "layer.stride": s,
-                "layer.padding": p,
-                "layer.padding_mode": mode,
-                "layer.dilation": d,
-                "layer.bias": rng.choice(("shared", "untied", "none")),
-                "loss.kind": rng.choice(("sse_half", "mse")),
-                "optimizer.learning_rate": rng.choice(("0.01", "0.1", "1/8")),
+        padding: list[Any] = []
+        for _ in range(axes):
+            before = rng.randint(0, 2)
+            padding.append([before, rng.randint(0, 2)] if rng.random() < 0.3 else before)
+        channels_in, channels_out = rng.randint(1, 3), rng.randint(1, 3)
+        common = [g for g in _divisors(channels_in) if channels_out % g == 0]
+        tables: dict[str, Any] = {
+            "layer": {
+                "input_shape": shape,
+                "kernel_size": kernel,
+                "stride": stride,
+                "padding": padding,
+                "padding_mode": mode,
+                "dilation": dilation,
+                "bias": rng.choice(("shared", "untied", "none")),
+                "in_channels": channels_in,
+                "out_channels": channels_out,
+                "groups": rng.choice(common),
+                "batch": rng.randint(1, 3),
             },
-        )
+            "loss": {"kind": rng.choice(LOSSES)},
+            "optimizer": {"learning_rate": rng.choice(("0.01", "0.1", "1/8"))},
+        }
+        try:
+            problem = problem_from_dict(tables)
+        except ProblemError:
+            continue  # a kernel wider than the padded input, or circular padding > n
+        if problem.layer.terms > _SWEEP_PRODUCTS:
+            continue
+        return random_values(problem, rng) if values else problem
 
 
-def random_batch(problem: Problem, rng: random.Random, batch: int | None = None) -> Batch:
-    """Random exact values (multiples of 1/8) for a batch of 1..4 samples."""
-    size = batch if batch is not None else rng.randint(1, 4)
-    x = tuple(tuple(_value(rng) for _ in range(problem.n)) for _ in range(size))
-    y = tuple(tuple(_value(rng) for _ in range(problem.m)) for _ in range(size))
-    w = tuple(_value(rng) for _ in range(problem.k))
-    b = None
-    if problem.bias == "untied":
-        b = tuple(_value(rng) for _ in range(problem.m))
-    elif problem.bias == "shared":
-        b = (_value(rng),)
-    return Batch(x, w, b, y)
+def random_values(problem: Problem, rng: random.Random) -> Problem:
+    """``problem`` with random exact values (multiples of 1/8) in its layer's shapes."""
+    layer = problem.layer
+
+    def draw(shape: tuple[int, ...] | None) -> tuple[Rational, ...] | None:
+        return None if shape is None else tuple(_value(rng) for _ in range(math.prod(shape)))
+
+    x, w = draw(layer.x_shape), draw(layer.w_shape)
+    target = draw(layer.y_shape)
+    bias: tuple[Rational, ...] | Rational | None = draw(layer.b_shape)
+    if bias is not None and layer.bias == "shared" and layer.out_channels == 1:
+        bias = bias[0]  # one number, as the problem file writes it
+    if problem.loss_spec.has_target:
+        return replace(problem, x=x, w=w, b=bias, y=target, grad_yhat=None)
+    return replace(problem, x=x, w=w, b=bias, y=None, grad_yhat=target)
 
 
 def sweep(count: int, seed: int, *, backends: Iterable[str] = BACKENDS) -> Report:
@@ -546,8 +556,7 @@ def sweep(count: int, seed: int, *, backends: Iterable[str] = BACKENDS) -> Repor
     report = Report()
     chosen = tuple(backends)
     for _ in range(count):
-        problem = random_problem(rng)
-        report.checks += check_problem(problem, random_batch(problem, rng), backends=chosen)
+        report.checks += check_problem(random_problem(rng), backends=chosen)
         report.configs += 1
     return report
 
@@ -557,5 +566,6 @@ def run_checks(problem: Problem) -> list[dict[str, Any]]:
 
     The format of ``symconv verify --json``'s ``checks`` (used by the LaTeX report).
     """
-    batch = None if problem.has_values else random_batch(problem, random.Random(0), batch=1)
-    return [check.as_json() for check in check_problem(problem, batch)]
+    if not problem.has_values:
+        problem = random_values(problem, random.Random(0))
+    return [check.as_json() for check in check_problem(problem)]

@@ -1,17 +1,31 @@
-"""All exceptions symconv raises on purpose.
+"""All exceptions symconv raises on purpose, for the user to read.
 
 Every message names the argument, shows its value and says what is allowed, so that
-the command line can print it as one line and exit with status 2.
+the command line can print it as one line and exit with status 2 (a TeX failure of
+``symconv report`` exits 1, with the first error of the log).  Internal control flow
+(the checker's ``ParseFailure``, ``EvalError``, ``TimedOut``) stays in its own module.
+
+Example:
+    >>> try:
+    ...     raise ProblemError("layer.stride", 0, "must be an integer >= 1")
+    ... except SymconvError as exc:
+    ...     print(exc)
+    `layer.stride` (=0) must be an integer >= 1
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CheckInputError",
+    "ExperimentError",
+    "NoEngineError",
     "ProblemError",
     "SizeError",
     "SymconvError",
+    "TexError",
     "UnsupportedLayerError",
     "UsageError",
+    "VerificationError",
 ]
 
 
@@ -43,6 +57,31 @@ class SizeError(SymconvError):
 
 class UnsupportedLayerError(SymconvError):
     """A part of symconv that does not yet handle this kind of layer was asked to."""
+
+
+class CheckInputError(SymconvError):
+    """A document given to ``symconv check`` cannot be read."""
+
+
+class ExperimentError(SymconvError):
+    """``--experiment`` names a missing or malformed results file."""
+
+
+class VerificationError(SymconvError):
+    """The verification checks are not in the ``verify --json`` format."""
+
+
+class TexError(SymconvError):
+    """The TeX engine failed; ``excerpt`` holds the first error and its log lines."""
+
+    def __init__(self, message: str, excerpt: str, log: str = "") -> None:
+        self.excerpt = excerpt
+        self.log = log
+        super().__init__(message)
+
+
+class NoEngineError(SymconvError):
+    """Neither latexmk nor pdflatex is on PATH."""
 
 
 def _show(value: object) -> str:

@@ -408,13 +408,14 @@ def load_problem(
             raw[dotted] = value
             continue
         table, _, key = dotted.partition(".")
+        if value is None:  # remove the key (e.g. the file's bias values for --bias none)
+            if isinstance(raw.get(table), dict):
+                raw[table].pop(key, None)
+            continue
         section = raw.setdefault(table, {})
         if not isinstance(section, dict):
             raise ProblemError(table, section, "must be a table")
-        if value is None:  # remove the key (e.g. the file's bias values for --bias none)
-            section.pop(key, None)
-        else:
-            section[key] = value
+        section[key] = value
     return problem_from_dict(raw)
 
 
@@ -467,7 +468,7 @@ def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
         shape_field, shape = "layer.input_shape", layer_table["input_shape"]
     else:
         shape_field, shape = "layer.input_length", get("layer", "input_length")
-        if isinstance(shape, (list, tuple)):
+        if isinstance(shape, (list, tuple)) or (isinstance(shape, str) and "," in shape):
             raise ProblemError(shape_field, shape, "must be one integer (use input_shape for axes)")
     layer = make_layer(
         input_shape=shape,

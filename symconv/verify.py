@@ -17,7 +17,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``symconv verify`` (cheap: no numpy or torch imported here)."""
-    from symconv.cli import add_problem_options
+    from symconv.cli.options import add_problem_options
 
     add_problem_options(parser)
     parser.add_argument("--sweep", metavar="N", type=int, help="check N random configurations")
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     import random
 
     from symconv import crosscheck
-    from symconv.cli import console_from_args, load_problem_from_args
+    from symconv.cli.options import console_from_args, load_problem_from_args
     from symconv.errors import UsageError
     from symconv.mutants import MUTANTS
 
@@ -83,21 +83,20 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep is not None:
         rng = random.Random(args.seed)
         for index in range(1, args.sweep + 1):
+            # draw every configuration, so that case I is the same with or without --case
             problem = crosscheck.random_problem(rng)
-            batch = crosscheck.random_batch(problem, rng)
             if args.case is not None and index != args.case:
                 continue
-            checks = crosscheck.check_problem(problem, batch, backends=backends, extra=extra)
+            checks = crosscheck.check_problem(problem, backends=backends, extra=extra)
             for check in checks:
                 check.config["case"] = index
             report.checks += checks
             report.configs += 1
     else:
         problem = load_problem_from_args(_with_default_problem(args))
-        batch = None
         if not problem.has_values:
-            batch = crosscheck.random_batch(problem, random.Random(args.seed), batch=1)
-        report.checks = crosscheck.check_problem(problem, batch, backends=backends, extra=extra)
+            problem = crosscheck.random_values(problem, random.Random(args.seed))
+        report.checks = crosscheck.check_problem(problem, backends=backends, extra=extra)
         report.configs = 1
     elapsed = time.perf_counter() - start
 
@@ -117,10 +116,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_default_problem(args: argparse.Namespace) -> argparse.Namespace:
-    """Without --problem and without --n/--k, verify the built-in exercise."""
-    if args.problem is None and getattr(args, "layer.input_length", None) is None:
+    """Without --problem and without a size (--n, --input-shape), verify the built-in exercise."""
+    from symconv.cli.options import size_given
+
+    if args.problem is None and not size_given(args):
         args.problem = "exercise2"
     return args
+
+
+def _layer_text(config: dict[str, Any]) -> str:
+    """A failing configuration in one line: ``2-D 6×6, 2→3 ch, k 3×2, s 2×1, ...``."""
+    times = "×".join
+    pads = config["padding"]
+    pad = times(str(a) if a == b else f"{a}+{b}" for a, b in pads)
+    text = (
+        f"{len(config['input_shape'])}-D {times(map(str, config['input_shape']))}, "
+        f"{config['in_channels']}→{config['out_channels']} ch"
+        + (f" g{config['groups']}" if config["groups"] > 1 else "")
+        + f", k {times(map(str, config['kernel_size']))}, s {times(map(str, config['stride']))}"
+        + f", p {pad} {config['padding_mode']}, d {times(map(str, config['dilation']))}"
+        + f", bias {config['bias']}, {config['loss']}, batch {config['batch']}"
+    )
+    return text
 
 
 def _ratio(check: Any) -> float:
@@ -205,11 +222,7 @@ def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float)
         groups.setdefault((check.backend, check.config.get("case", 0)), []).append(check)
     for (backend, case), group in list(groups.items())[:10]:
         config = group[0].config
-        layer = (
-            f"n={config['input_length']} k={config['kernel_size']} s={config['stride']} "
-            f"p={config['padding']} {config['padding_mode']} d={config['dilation']} "
-            f"bias {config['bias']}, {config['loss']}, batch {config['batch']}"
-        )
+        layer = _layer_text(config)
         worst = max(group, key=_ratio)
         names = ", ".join(check.quantity for check in group)
         replay = (
@@ -217,10 +230,17 @@ def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float)
             if case
             else ""
         )
+        where = ""
+        if worst.index is not None and worst.expected is not None:
+            entry = "[" + ", ".join(str(i) for i in worst.index) + "]" if worst.index else ""
+            where = (
+                f" at {worst.quantity}{entry} (0-based): expected {worst.expected:.6g}, "
+                f"got {worst.actual:.6g}"
+            )
         console.print(
             Text(
                 f"✗ {backend}: {names} ({layer}); worst {worst.quantity} |error| "
-                f"{worst.max_abs_err:.3g} > tolerance {worst.tolerance:.3g}{replay}"
+                f"{worst.max_abs_err:.3g} > tolerance {worst.tolerance:.3g}{where}{replay}"
             )
         )
     if len(groups) > 10:

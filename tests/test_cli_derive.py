@@ -74,12 +74,13 @@ def _float(exact: str) -> float:
 
 
 def expected_entry(exact: Any) -> dict[str, Any] | None:
-    """``{"exact": ..., "float": ...}`` for an exact string or list of strings."""
+    """``{"exact": ..., "float": ..., "shape": [...]}`` for an exact string or list of
+    strings (the exercise's JSON keeps flat lists: shape ``[len]``, a number ``[]``)."""
     if exact is None:
         return None
     if isinstance(exact, list):
-        return {"exact": exact, "float": [_float(v) for v in exact]}
-    return {"exact": exact, "float": _float(exact)}
+        return {"exact": exact, "float": [_float(v) for v in exact], "shape": [len(exact)]}
+    return {"exact": exact, "float": _float(exact), "shape": []}
 
 
 def json_mismatches(document: dict[str, Any], truth: dict[str, Any]) -> list[str]:

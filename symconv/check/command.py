@@ -16,7 +16,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``symconv check``."""
-    from symconv.cli import add_problem_options
+    from symconv.cli.options import add_problem_options
 
     parser.add_argument("files", nargs="+", metavar="FILE", help="Markdown or LaTeX documents")
     add_problem_options(parser)
@@ -46,7 +46,7 @@ def _positive(option: str, text: str, kind: type) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Check every file; print the report (or JSON); return the exit status."""
     from symconv.check.run import check_files
-    from symconv.cli import console_from_args, load_problem_from_args
+    from symconv.cli.options import console_from_args, load_problem_from_args
 
     jobs = _positive("--jobs", str(args.jobs), int)
     timeout = _positive("--timeout", str(args.timeout), float)

@@ -17,7 +17,7 @@ from symconv.check.evaluate import Mat, Value
 from symconv.check.truth import Truth
 from symconv.mathtext import fmt, math
 
-__all__ = ["Outcome", "compare", "entries_of", "show", "show_number"]
+__all__ = ["Outcome", "compare", "entries_of", "is_rounding_of", "is_zero", "show", "show_number"]
 
 _POINTS = 3
 
@@ -107,13 +107,19 @@ def _decimal_places(value: Expr) -> int | None:
     return max(counts.values()) if q == 1 else None
 
 
-def _rounding(written: Rational, truth: Rational, *, approx: bool) -> bool:
+def is_rounding_of(written: Rational, truth: Rational, *, approx: bool) -> bool:
     """Is ``written`` a decimal rounding of ``truth`` to the places written?
 
     With ``≈`` any such rounding holds.  With ``=`` only a value that has no finite
     decimal may be rounded (writing 0.667 for 2/3 is the usual way), and to at least
     three significant digits (within 1 % of it): ``= 2`` for 7/3 or ``= 0.7`` for 2/3 is
     wrong, and a terminating value rounded (``= 1.56`` for 1.5625) is another number.
+
+    Example:
+        >>> is_rounding_of(Rational(667, 1000), Rational(2, 3), approx=False)
+        True
+        >>> is_rounding_of(Rational(156, 100), Rational(25, 16), approx=False)
+        False
     """
     places = _decimal_places(written)
     if places is None or abs(written - truth) > Rational(1, 2 * 10**places):
@@ -161,9 +167,9 @@ def compare(
         same, point = _same(w, e_fixed, rng, exact=exact)
         if not same and values is not None and (numeric or approx):
             w_at, e_at = w.xreplace(values), e.xreplace(values)
-            same = _zero(w_at - e_at)
+            same = is_zero(w_at - e_at)
             if not same and w_at.is_Rational and e_at.is_Rational:
-                same = _rounding(Rational(w_at), Rational(e_at), approx=approx)
+                same = is_rounding_of(Rational(w_at), Rational(e_at), approx=approx)
                 rounded = rounded or same
         if not same and not exact:
             return Outcome(False)  # a quick search: no texts needed
@@ -183,7 +189,15 @@ def _readable(raw: Expr, fixed: Expr, numbers_used: bool) -> Expr:
     return fixed if numbers_used else raw
 
 
-def _zero(expr: Expr) -> bool:
+def is_zero(expr: Expr) -> bool:
+    """Is ``expr`` provably zero?  A number is decided (``equals`` for irrationals); an
+    expression with free symbols counts as not zero.
+
+    Example:
+        >>> from sympy import sqrt
+        >>> is_zero(sqrt(8) - 2 * sqrt(2)), is_zero(Rational(1, 3)), is_zero(Symbol("x"))
+        (True, False, False)
+    """
     if expr == 0:
         return True
     if expr.is_number:
@@ -205,7 +219,7 @@ def _same(
             at = difference.xreplace(point)
         except (ZeroDivisionError, ArithmeticError):
             continue
-        if at.is_number and not _zero(at):
+        if at.is_number and not is_zero(at):
             return False, point
     if not exact:
         return True, None
@@ -220,7 +234,7 @@ def _counterexample(
     """Where the two differ: at the problem's values if they show it, else the point."""
     if values is not None:
         w_at, e_at = w.xreplace(values), e.xreplace(values)
-        if w_at.is_number and e_at.is_number and not _zero(w_at - e_at):
+        if w_at.is_number and e_at.is_number and not is_zero(w_at - e_at):
             return (
                 f"at the problem's values the side is {_show_expr(w_at)}, "
                 f"the truth {_show_expr(e_at)}"

@@ -11,7 +11,7 @@ The tolerance opens only for a *genuine* rounding: a decimal of at least three
 significant digits that is not itself one of the problem's exact values (the inputs, the
 targets, the weights and biases of any step, the learning rate).  Integers and exact
 decimal inputs (``0.01``, ``1.56`` for an updated weight of exactly 1.56) open nothing,
-and a side that is a single literal is left to :func:`symconv.check.match._rounding`.
+and a side that is a single literal is left to :func:`symconv.check.match.is_rounding_of`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lark import Token, Tree
 from sympy import Abs, Expr, Rational, Symbol, diff
 
 from symconv.check.evaluate import Context, EvalError, Value, evaluate
-from symconv.check.match import _rounding, _zero, entries_of
+from symconv.check.match import entries_of, is_rounding_of, is_zero
 from symconv.check.truth import Truth
 
 __all__ = ["MESSAGE", "SAFETY", "genuine", "has_rounding", "within_rounding"]
@@ -108,13 +108,13 @@ def within_rounding(
         w_at = truth.full(raw_p).xreplace(values).xreplace(fixed)
         e_at = truth.full(raw_e).xreplace(values)
         w0 = w_at.xreplace(zeros)
-        if not _zero(truth.full(raw_w).xreplace(values) - w0):
+        if not is_zero(truth.full(raw_w).xreplace(values) - w0):
             return False  # the perturbed reading is not the side (a literal in a script…)
         if not (w0.is_number and e_at.is_number) or w_at.free_symbols - set(zeros):
             return False
-        if _zero(w0 - e_at):
+        if is_zero(w0 - e_at):
             continue
-        if w0.is_Rational and e_at.is_Rational and _rounding(w0, e_at, approx=approx):
+        if w0.is_Rational and e_at.is_Rational and is_rounding_of(w0, e_at, approx=approx):
             continue
         slopes = {mark: diff(w_at, mark).xreplace(zeros) for mark in w_at.free_symbols}
         if not slopes or not set(slopes) & rounding or _single_literal(slopes, half):

@@ -6,16 +6,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from symconv.errors import SymconvError
+# defined in symconv.errors (every user-facing exception); importable from here too
+from symconv.errors import CheckInputError
 from symconv.problem import Problem
 
 __all__ = ["CheckInputError", "check_files", "check_text", "read_document"]
 
 MAX_BYTES = 2_000_000
-
-
-class CheckInputError(SymconvError):
-    """A document cannot be read."""
 
 
 def read_document(path: str) -> str:
@@ -39,6 +36,7 @@ def check_text(
     """Judge the displayed equations of ``text``; the JSON object of one file.
 
     Example:
+        >>> from symconv.problem import load_problem
         >>> check_text("$$\\\\hat{y}_1 = 14$$", load_problem("exercise2"))["summary"]["correct"]
         1
     """

@@ -29,7 +29,7 @@ _DEFAULT_LAYER = {"layer.input_length": "8", "layer.kernel_size": "3", "layer.pa
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``symconv equivariance``."""
-    from symconv.cli import add_problem_options
+    from symconv.cli.options import add_problem_options
 
     parser.add_argument(
         "--prove",
@@ -81,15 +81,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from symconv.cli import console_from_args, load_problem_from_args
+    from symconv.cli.options import console_from_args, load_problem_from_args, size_given
     from symconv.symbolic.equivariance import closed_proof, proofs_json, prove_all, prove_heads
 
-    sized = any(getattr(args, dest, None) is not None for dest in list(_DEFAULT_LAYER)[:2])
+    sized = size_given(args) or getattr(args, "layer.kernel_size", None) is not None
     if args.problem is None and not sized:
         for dest, value in _DEFAULT_LAYER.items():
             if getattr(args, dest, None) is None:
                 setattr(args, dest, value)
     problem = load_problem_from_args(args)
+    if not problem.layer.is_single:
+        raise UsageError(
+            "`equivariance --prove` proves shifts of 1-D one-channel layers; this problem's "
+            f"layer is {problem.layer.describe()}"
+        )
     proofs = prove_all(problem)
     heads = prove_heads(m=4, shift=1)
     closed = closed_proof()
@@ -173,7 +178,7 @@ def _experiment(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from symconv.cli import console_from_args
+    from symconv.cli.options import console_from_args
 
     seed = _count("--seed", str(args.seed), 0, 2**31 - 1)
     seeds = _count("--seeds", str(args.seeds), 1, 20)

@@ -24,7 +24,7 @@ DEFAULT_PROBLEM = "exercise2"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``symconv report`` to its subparser."""
-    from symconv.cli import add_problem_options
+    from symconv.cli.options import add_problem_options
 
     add_problem_options(parser)
     parser.description = (
@@ -60,22 +60,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _stem(args: argparse.Namespace) -> str:
     if args.name:
         return str(args.name)
+    from symconv.cli.options import size_given
+
     problem = args.problem or DEFAULT_PROBLEM
-    if args.problem is None and getattr(args, "layer.input_length", None) is not None:
+    if args.problem is None and size_given(args):
         return "report"
     return Path(str(problem)).stem
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``symconv report``; returns the exit status."""
-    from symconv.cli import load_problem_from_args
+    from symconv.cli.options import load_problem_from_args, size_given
     from symconv.latex.report import check_submission, default_verification, write_report
     from symconv.latex.results import load_experiment
 
-    overrides_given = any(
-        getattr(args, dest, None) is not None
-        for dest in ("layer.input_length", "layer.kernel_size")
-    )
+    overrides_given = size_given(args) or getattr(args, "layer.kernel_size", None) is not None
     if args.problem is None and not overrides_given:
         args.problem = DEFAULT_PROBLEM
     problem = load_problem_from_args(args)

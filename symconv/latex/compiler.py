@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from symconv.errors import SymconvError
+# defined in symconv.errors (every user-facing exception); importable from here too
+from symconv.errors import NoEngineError, TexError
 
 __all__ = [
     "INSTALL_HINT",
@@ -37,19 +38,6 @@ INSTALL_HINT = (
 )
 TIMEOUT_S = 120.0
 _CONTEXT_LINES = 8
-
-
-class TexError(SymconvError):
-    """The TeX engine failed; ``excerpt`` holds the first error and its log lines."""
-
-    def __init__(self, message: str, excerpt: str, log: str = "") -> None:
-        self.excerpt = excerpt
-        self.log = log
-        super().__init__(message)
-
-
-class NoEngineError(SymconvError):
-    """Neither latexmk nor pdflatex is on PATH."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symconv.errors import SymconvError
+# defined in symconv.errors (every user-facing exception); importable from here too
+from symconv.errors import ExperimentError, VerificationError
 
 __all__ = [
     "MODELS",
@@ -31,14 +32,6 @@ MODELS = ("mlp", "cnn", "cnn_augmented", "cnn_blurpool", "cnn_circular_gap")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _MAX_PLOTS = 12
 _MAX_BYTES = 20_000_000
-
-
-class ExperimentError(SymconvError):
-    """``--experiment`` names a missing or malformed results file."""
-
-
-class VerificationError(SymconvError):
-    """The verification checks are not in the ``verify --json`` format."""
 
 
 @dataclass(frozen=True)
