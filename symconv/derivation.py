@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from symconv.errors import UsageError
 from symconv.problem import Problem
-from symconv.symbolic.closed import ClosedForm, derive_closed
+from symconv.symbolic.closed import ClosedForm, ClosedFormND, derive_closed, derive_closed_layer
 from symconv.symbolic.explicit import (
     EXPLICIT_LIMIT,
     ExplicitDerivation,
@@ -17,7 +17,7 @@ from symconv.symbolic.explicit import (
     explicit_size,
 )
 
-__all__ = ["FORMS", "Derivation", "build"]
+__all__ = ["FORMS", "Derivation", "build", "worked_in_1d"]
 
 FORMS = ("explicit", "closed", "both")
 
@@ -27,7 +27,8 @@ class Derivation:
     """A problem with its closed form, explicit form and step values (each when asked for).
 
     ``steps`` holds one :class:`StepValues` per SGD step when the problem has values and
-    the explicit form was built.
+    the explicit form was built.  ``closed`` is the 1-D closed form of the exercise's kind
+    of layer (:func:`worked_in_1d`), ``general`` the closed form of any other layer.
     """
 
     problem: Problem
@@ -35,6 +36,14 @@ class Derivation:
     closed: ClosedForm | None
     explicit: ExplicitDerivation | None
     steps: list[StepValues] | None
+    general: ClosedFormND | None = None
+
+
+def worked_in_1d(problem: Problem) -> bool:
+    """Whether the problem gets the exercise's worked derivation (1-D, one channel,
+    batch 1, even padding, a loss); any other gets the general form and a summary."""
+    layer = problem.layer
+    return layer.is_single and layer.symmetric_padding is not None and problem.loss_spec.has_target
 
 
 def build(problem: Problem, *, form: str = "both", force: bool = False) -> Derivation:
@@ -59,6 +68,12 @@ def build(problem: Problem, *, form: str = "both", force: bool = False) -> Deriv
         explicit = derive_explicit(problem, force=force)
         if problem.has_values:
             steps = evaluate_steps(explicit)
-    if form in ("closed", "both") and problem.layer.is_single:
-        closed = derive_closed(problem.bias, problem.loss, problem.padding_mode)
-    return Derivation(problem=problem, form=form, closed=closed, explicit=explicit, steps=steps)
+    general = None
+    if form in ("closed", "both"):
+        if worked_in_1d(problem):
+            closed = derive_closed(problem.bias, problem.loss, problem.padding_mode)
+        else:
+            general = derive_closed_layer(problem.layer, problem.loss)
+    return Derivation(
+        problem=problem, form=form, closed=closed, explicit=explicit, steps=steps, general=general
+    )

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from sympy import Add, Expr, Symbol, factor_terms
 
-from symconv.derivation import Derivation
+from symconv.derivation import Derivation, worked_in_1d
 from symconv.errors import UnsupportedLayerError
 from symconv.mathtext import fmt, fmt_factor, math, name, sub
 from symconv.problem import Problem
@@ -495,6 +495,46 @@ def _summary_values(values: Any, shape: Sequence[int]) -> str:
     return f"({shown}, … {len(flat) - _SUMMARY_ENTRIES} more; from {fmt(low)} to {fmt(high)})"
 
 
+# The closed-form fields of a general layer, in the order of the derivation.
+_GENERAL_FIELDS = (
+    ("ŷ[β, c, i…]", "yhat"),
+    ("L", "loss"),
+    ("∂L/∂ŷ[β, c, i…]", "grad_yhat"),
+    ("∂L/∂w[c, κ, j…]", "grad_w"),
+    ("∂L/∂b", "grad_b"),
+    ("∂L/∂x̃[β, γ, q…]", "grad_xpad"),
+    ("∂L/∂x[β, γ, t…]", "grad_x"),
+    ("w⁽¹⁾[c, κ, j…]", "w_next"),
+    ("b⁽¹⁾", "b_next"),
+)
+
+
+def _general_closed(out: _Writer, d: Derivation) -> None:
+    """The closed form in symbolic sizes, then with this layer's sizes put in."""
+    from symconv.symbolic.closed import alpha, layer_sizes
+
+    general = d.general
+    assert general is not None
+    layer = d.problem.layer
+    sizes: dict[Any, Any] = {**layer_sizes(general, layer), alpha: d.problem.lr}
+    out.heading("", "Closed form (derived by SymPy from the forward pass)")
+    out.text(
+        "Indices are 1-based: β the example, c the output channel, κ the input channel "
+        "within its group, γ an input channel, iₐ outputs, jₐ taps, tₐ inputs and qₐ padded "
+        "positions along axis a; x̃ is the padded input, g = ∂L/∂ŷ and ğ is g spread out by "
+        "the stride (ğ[…, u…] = g[…, uₐ/sₐ + 1…] where every sₐ divides uₐ, else 0)."
+    )
+    rows: list[Row] = []
+    for lhs, field in _GENERAL_FIELDS:
+        expr = getattr(general, field)
+        if expr is None:
+            continue
+        here = expr.xreplace(sizes)
+        links = [math(expr)] + ([math(here)] if here != expr else [])
+        rows.append((lhs, links))
+    out.eqs(rows)
+
+
 def _render_summary(out: _Writer, d: Derivation) -> None:
     """A layer that is not 1-D with one channel: its shapes and a summary of the numbers
     (the full rendering of feature maps is still to come; ``--json`` has every entry)."""
@@ -519,6 +559,8 @@ def _render_summary(out: _Writer, d: Derivation) -> None:
         f"Each output entry sums {layer.taps_per_output} products "
         f"(in_channels/groups × kernel entries); {layer.terms} in all."
     )
+    if d.general is not None:
+        _general_closed(out, d)
     if not d.steps:
         out.text("Values none given: the derivation stays symbolic (--json holds it)")
         return
@@ -540,7 +582,7 @@ def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -
     """Print the worked derivation of ``d`` on ``console``."""
     out = _Writer(plain)
     problem = d.problem
-    if not problem.layer.is_single or not problem.loss_spec.has_target:
+    if not worked_in_1d(problem):
         _render_summary(out, d)
         console.print(Group(*out.parts))
         return

@@ -49,22 +49,26 @@ class Loss:
     averaged: bool = False  # L is divided by the number of entries (mse)
     meant: str = ""  # the normalisation in words, for diagnoses ({m}: the entry count)
 
-    def weight(self, count: int) -> Rational:
-        """The constant in front of each ``(y − ŷ)²`` (½ or 1/count); 0 for upstream."""
+    def weight(self, count: int | Expr) -> Expr:
+        """The constant in front of each ``(y − ŷ)²`` (½ or 1/count); 0 for upstream.
+
+        ``count`` may be a symbol (the closed form's number of output entries).
+        """
         if not self.has_target:
             return Integer(0)
-        return Rational(1, count) if self.averaged else Rational(1, 2)
+        result: Expr = Integer(1) / count if self.averaged else Rational(1, 2)
+        return result
 
     def normalisation(self, count: int) -> str:
         """The loss's normalisation in words, e.g. ``the mean 1/m Σ with m = 4``."""
         return self.meant.format(m=count)
 
-    def grad_factor(self, count: int) -> Rational:
+    def grad_factor(self, count: int | Expr) -> Expr:
         """``c`` in ``∂L/∂ŷ = c·(ŷ − y)``: 1 for sse_half, 2/count for mse."""
-        result: Rational = 2 * self.weight(count)
+        result: Expr = 2 * self.weight(count)
         return result
 
-    def summand(self, yhat: Expr, y: Expr, count: int) -> Expr:
+    def summand(self, yhat: Expr, y: Expr, count: int | Expr) -> Expr:
         """One entry's share of L: ``weight·(y − ŷ)²``.
 
         Example:

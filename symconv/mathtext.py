@@ -50,9 +50,13 @@ def sup(text: str | int) -> str:
     return "^{" + text + "}"
 
 
+# a per-axis name of the closed form: j_1, n_2, p'_1 → j₁, n₂, p′₁
+_PER_AXIS = re.compile(r"([A-Za-z]+'?)_([0-9])")
+
+
 def name(raw: str) -> str:
     """A 1-based symbol name for people: ``x1`` → ``x₁``, ``yhat12`` → ``ŷ₁₂``."""
-    match = _NAMED.fullmatch(raw)
+    match = _NAMED.fullmatch(raw) or _PER_AXIS.fullmatch(raw)
     stem, index = (match.group(1), match.group(2)) if match else (raw, "")
     for plain, pretty in _STEMS:
         if stem == plain:
@@ -119,6 +123,8 @@ class _UnicodePrinter(StrPrinter):  # type: ignore[misc]
 
     def _print_Indexed(self, expr: Any) -> str:
         stem = name(str(expr.base))
+        if len(expr.indices) > 1:  # a multi-index: x̃[β, c, i₁ + j₁ − 1, …]
+            return f"{stem}[{', '.join(self._print(index) for index in expr.indices)}]"
         index = expr.indices[0]
         text = self._print(index)
         if (index.is_Symbol or index.is_Integer) and set(text) <= _SUBSCRIPTABLE:

@@ -128,6 +128,28 @@ def _closed(c: ClosedForm) -> dict[str, Any]:
     }
 
 
+def _general(result: Derivation) -> dict[str, Any]:
+    """The closed form of a general layer (SymPy syntax) and this layer's sizes in it."""
+    from symconv.symbolic.closed import layer_sizes
+
+    general = result.general
+    assert general is not None
+    fields = ("yhat", "loss", "grad_yhat", "grad_w", "grad_b", "grad_xpad", "grad_x")
+    out: dict[str, Any] = {
+        field: None if getattr(general, field) is None else sstr(getattr(general, field))
+        for field in (*fields, "w_next", "b_next")
+    }
+    out["sizes"] = {
+        str(symbol): int(value)
+        for symbol, value in layer_sizes(general, result.problem.layer).items()
+    }
+    out["indices"] = (
+        "1-based; β example, c output channel, κ input channel within the group, γ input "
+        "channel, i_a outputs, j_a taps, t_a inputs, q_a padded positions of axis a"
+    )
+    return out
+
+
 def derivation_json(result: Derivation) -> dict[str, Any]:
     """The JSON document of ``symconv derive --json``.
 
@@ -158,6 +180,8 @@ def derivation_json(result: Derivation) -> dict[str, Any]:
                 "omitted": f"{layer.terms} products (more than {_SYMBOLIC_LIMIT}); the closed "
                 "form gives every entry"
             }
+    if result.general is not None:
+        out["closed"] = _general(result)
     if result.closed is not None:
         out["closed"] = _closed(result.closed)
     return out

@@ -77,3 +77,45 @@ def test_bad_input_is_one_line_and_exit_2(
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["conv2d_small", "mnist_conv1"])
+def test_builtin_2d_problems_pass(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, out, _ = run(capsys, "verify", "--problem", name, "--json")
+    document = json.loads(out)
+    assert code == 0 and document["ok"], [c for c in document["checks"] if not c["ok"]][:3]
+    config = document["checks"][0]["config"]
+    assert len(config["input_shape"]) == 2
+    backends = {c["backend"] for c in document["checks"]}
+    assert {"kernel-float64", "numpy-float32", "torch-float64"} <= backends
+
+
+@pytest.mark.slow
+def test_mnist_conv2_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--problem", "mnist_conv2", "--json")
+    assert code == 0 and json.loads(out)["ok"]
+
+
+@pytest.mark.slow
+def test_sweep_200_covers_every_kind_of_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--sweep", "200", "--seed", "3", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["ok"] and document["configs"] == 200
+    configs = [c["config"] for c in document["checks"]]
+    assert {len(c["input_shape"]) for c in configs} >= {2, 3}
+    assert any(c["in_channels"] > 1 for c in configs)
+    assert any(c["groups"] > 1 for c in configs)
+    assert any(c["batch"] > 1 for c in configs)
+
+
+def test_a_2d_mutant_names_configuration_quantity_and_entry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys, "verify", "--problem", "conv2d_small", "--mutant", "transposed-axes",
+        "--width", "400",
+    )
+    assert code == 1
+    line = next(line for line in out.splitlines() if line.startswith("✗ mutant:transposed-axes"))
+    assert "2-D 4×4, 2→1 ch, k 2×2" in line  # the configuration
+    assert "yhat" in line and "expected" in line and "got" in line  # quantity, entry, values

@@ -24,7 +24,7 @@ from typing import Any
 
 from sympy import Expr, Mul, Symbol, factor_terms
 
-from symconv.derivation import Derivation
+from symconv.derivation import Derivation, worked_in_1d
 from symconv.errors import UnsupportedLayerError
 from symconv.latex.escape import escape
 from symconv.latex.layout import (
@@ -1177,7 +1177,7 @@ def render_report(
     """
     problem = d.problem
     closed = d.closed
-    if not problem.layer.is_single or not problem.loss_spec.has_target:
+    if not worked_in_1d(problem):
         return _general_report(
             d, title=title, verification=verification, experiment=experiment, figures=figures
         )
@@ -1318,7 +1318,7 @@ def _general_numbers(doc: _Doc, d: Derivation) -> None:
             doc.add(f"{_GENERAL_WORDS[key].capitalize()}: ${symbol} = {number(value)}$.")
             continue
         if len(shape) == 1 and shape[0] <= _MAX_LIST:
-            entries = ", ".join(number(v) for v in value)
+            entries = r", \allowbreak ".join(number(v) for v in value)  # a line may break
             doc.add(
                 f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$: "
                 f"${symbol} = ({entries})$."
@@ -1359,6 +1359,49 @@ def _general_numbers(doc: _Doc, d: Derivation) -> None:
             + "\n".join(summary)
             + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
         )
+
+
+_GENERAL_CLOSED = (
+    (r"\hat{y}_{\beta, c, \mathbf{i}}", "yhat"),
+    (L, "loss"),
+    (rf"\frac{{\partial {L}}}{{\partial \hat{{y}}_{{\beta, c, \mathbf{{i}}}}}}",
+     "grad_yhat"),
+    (rf"\frac{{\partial {L}}}{{\partial w_{{c, \kappa, \mathbf{{j}}}}}}", "grad_w"),
+    (rf"\frac{{\partial {L}}}{{\partial b}}", "grad_b"),
+    (rf"\frac{{\partial {L}}}{{\partial \tilde{{x}}_{{\beta, \gamma, \mathbf{{q}}}}}}",
+     "grad_xpad"),
+    (rf"\frac{{\partial {L}}}{{\partial x_{{\beta, \gamma, \mathbf{{t}}}}}}", "grad_x"),
+)
+
+
+def _general_closed(doc: _Doc, d: Derivation) -> None:
+    """The closed form in symbolic sizes, derived by SymPy, then with the layer's sizes."""
+    from symconv.symbolic.closed import alpha, layer_sizes
+
+    general = d.general
+    assert general is not None
+    sizes: dict[Any, Any] = {**layer_sizes(general, d.problem.layer), alpha: d.problem.lr}
+    doc.section("The general solution")
+    doc.add(
+        "Only the forward pass and the loss are written down; SymPy differentiates the index "
+        "sums and eliminates the Kronecker deltas by solving each index equation, which gives "
+        "the backward pass.  Indices are 1-based: $\\beta$ the example, $c$ the output "
+        "channel, $\\kappa$ the input channel within its group, $\\gamma$ an input channel, "
+        "$\\mathbf{i}$ the output, $\\mathbf{j}$ the tap, $\\mathbf{t}$ the input and "
+        "$\\mathbf{q}$ the padded position (one index per axis); $\\tilde{x}$ is the padded "
+        "input and $\\breve{g}$ is $g = \\partial " + L + "/\\partial \\hat{y}$ spread out by "
+        "the stride ($\\breve{g}$ at $u_a$ is $g$ at $u_a/s_a + 1$ where every $s_a$ divides "
+        "$u_a$, else 0).  The second line of each equation puts in this layer's sizes."
+    )
+    for lhs, key in _GENERAL_CLOSED:
+        expr = getattr(general, key)
+        if expr is None:
+            continue
+        here = expr.xreplace(sizes)
+        body = f"{lhs} = {latex(expr)}"
+        if here != expr:
+            body += f" = {latex(here)}"
+        doc.add(f"\\begin{{dmath*}}\n{body}\n\\end{{dmath*}}")
 
 
 def _general_report(
@@ -1414,6 +1457,8 @@ def _general_report(
         f"Loss: ${spec.latex}$ ({escape(spec.words)}), summed over every output entry; "
         f"one step of gradient descent with learning rate $\\alpha = {number(problem.lr)}$."
     )
+    if d.general is not None:
+        _general_closed(doc, d)
     _general_numbers(doc, d)
     if verification is not None:
         _verification(doc, verification)
@@ -1422,6 +1467,7 @@ def _general_report(
     heading = escape(title if title is not None else problem.title)
     return (
         _PREAMBLE
+        + "\\usepackage{breqn}  % long closed-form equations break across lines\n"
         + f"\n\\title{{{heading}}}\n\\author{{Solution sheet}}\n\\date{{}}\n\n"
         + "\\begin{document}\n\\maketitle\n\n"
         + doc.text()

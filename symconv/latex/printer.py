@@ -28,7 +28,12 @@ _STEMS = {
     "ŷ": r"\hat{y}",
     "ğ": r"\breve{g}",
     "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "κ": r"\kappa",
 }
+# the closed form's per-axis and channel names: j_1 → j_{1}, C_in → C_{\text{in}}
+_SUBSCRIPTED = re.compile(r"([A-Za-z]+'?)_([0-9]+|[a-z]+)")
 _NAMED = re.compile(r"([^\d]+)(\d+)")
 # reading order of the letters inside a sum (see symconv.mathtext)
 _RANK = {
@@ -68,6 +73,10 @@ def symbol_name(raw: str) -> str:
         >>> symbol_name("yhat1")
         '\\hat{y}_{1}'
     """
+    scripted = _SUBSCRIPTED.fullmatch(raw)
+    if scripted:
+        stem, index = scripted.group(1), scripted.group(2)
+        return stem + (f"_{{{index}}}" if index.isdigit() else f"_{{\\text{{{index}}}}}")
     match = _NAMED.fullmatch(raw)
     stem, index = (match.group(1), match.group(2)) if match else (raw, "")
     stem = _STEMS.get(stem, stem)
@@ -173,7 +182,8 @@ class _Printer(LatexPrinter):  # type: ignore[misc]
 
     def _print_Indexed(self, expr: Any) -> str:
         base = symbol_name(str(expr.base.label))
-        index = _Printer(index=True).doprint(expr.indices[0])
+        printer = _Printer(index=True)
+        index = ", ".join(printer.doprint(position) for position in expr.indices)
         return f"{base}_{{{index}}}"
 
     def _print_Rational(self, expr: Rational) -> str:
