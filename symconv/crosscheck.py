@@ -80,9 +80,11 @@ BACKENDS = (
     "torch-gradcheck",
 )
 
-# Backends that cost one evaluation per entry (finite differences, gradcheck) or one
-# Python expression per product (lambdify) run on layers up to these sizes only.
-_SMALL_ENTRIES = 600
+# Backends that cost one evaluation per entry (finite differences, and gradcheck, which
+# repeats what finite differences prove) or one Python expression per product (lambdify)
+# run on layers up to these sizes only.
+_FINITE_DIFF_ENTRIES = 300
+_GRADCHECK_ENTRIES = 60
 _LAMBDIFY_PRODUCTS = 6_000
 # Problem values are listed in a check's config (to replay it) up to this many entries.
 _CONFIG_VALUES = 200
@@ -263,8 +265,10 @@ def _applies(backend: str, problem: Problem) -> bool:
     entries = math.prod(layer.x_shape) + math.prod(layer.w_shape) + math.prod(layer.b_shape or ())
     if backend.startswith("lambdify"):
         return layer.terms <= _LAMBDIFY_PRODUCTS
-    if backend in ("finite-diff-float64", "torch-gradcheck"):
-        return entries <= _SMALL_ENTRIES
+    if backend == "finite-diff-float64":
+        return entries <= _FINITE_DIFF_ENTRIES
+    if backend == "torch-gradcheck":
+        return entries <= _GRADCHECK_ENTRIES
     return True
 
 
@@ -349,17 +353,35 @@ def _config(problem: Problem) -> dict[str, Any]:
     return config
 
 
+def _as_floats(truth: Quantities) -> Quantities:
+    """The exact truth rounded once to float64 (each entry rounded correctly)."""
+    return {
+        key: None
+        if value is None
+        else np.array(np.vectorize(float, otypes=[float])(np.array(value, dtype=object)))
+        for key, value in truth.items()
+    }
+
+
 def compare(
     problem: Problem,
     truth: Quantities,
     got: Quantities,
     backend: str,
     magnitudes: Quantities | None = None,
+    *,
+    truth_floats: Quantities | None = None,
+    config: dict[str, Any] | None = None,
 ) -> list[Check]:
-    """One :class:`Check` per quantity that ``got`` has (``None`` entries must match)."""
+    """One :class:`Check` per quantity that ``got`` has (``None`` entries must match).
+
+    ``truth_floats`` (``truth`` rounded to float64) and ``config`` (the configuration's
+    JSON) may be passed when the caller has them already.
+    """
     magnitudes = magnitudes if magnitudes is not None else _magnitudes(problem)
+    floats = truth_floats if truth_floats is not None else _as_floats(truth)
     loss_magnitude = float(magnitudes["loss"] or 0.0)
-    config = _config(problem)
+    config = config if config is not None else _config(problem)
     checks = []
     for quantity in QUANTITIES:
         if quantity not in got:
@@ -379,9 +401,7 @@ def compare(
                 )
             )
             continue
-        exact = np.array(
-            np.vectorize(float, otypes=[float])(np.array(expected, dtype=object)), dtype=np.float64
-        )
+        exact = floats[quantity]
         value = np.asarray(value, dtype=np.float64)
         if value.shape != exact.shape:
             checks.append(Check(config, quantity, backend, math.inf, math.inf, 0.0, False))
@@ -443,7 +463,9 @@ def check_problem(
     if not problem.has_values:
         raise ValueError("check_problem needs a problem with values (see random_values)")
     truth = exact_quantities(problem)
+    floats = _as_floats(truth)
     magnitudes = _magnitudes(problem)
+    config = _config(problem)
     checks: list[Check] = []
     table = dict(_BACKENDS)
     chosen = list(backends)
@@ -460,7 +482,9 @@ def check_problem(
         # overflow to inf is not an error here: the check reports it as not finite
         with np.errstate(over="ignore", invalid="ignore"):
             got = function(problem, np.dtype(dtype))
-            checks += compare(problem, truth, got, name, magnitudes)
+            checks += compare(
+                problem, truth, got, name, magnitudes, truth_floats=floats, config=config
+            )
     return checks
 
 
@@ -483,7 +507,7 @@ _AXES = (1, 1, 1, 2, 2, 3)
 _MAX_LENGTH = {1: 12, 2: 6, 3: 4}
 _MAX_KERNEL = {1: 5, 2: 3, 3: 2}
 # a drawn layer with more products than this is drawn again (the sweep stays fast)
-_SWEEP_PRODUCTS = 400
+_SWEEP_PRODUCTS = 250
 
 
 def random_problem(rng: random.Random, *, values: bool = True) -> Problem:

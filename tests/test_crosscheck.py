@@ -129,8 +129,9 @@ def test_every_backend_agrees_on_general_layers(layer: dict[str, Any], loss: str
     checks = check_problem(_general(layer, loss))
     failing = [(c.backend, c.quantity) for c in checks if not c.ok]
     assert failing == []
-    # every backend ran, the costly ones too: this layer is small
-    assert {c.backend for c in checks} == set(BACKENDS)
+    # every backend ran, finite differences and lambdify too (gradcheck, which repeats
+    # what finite differences prove, runs on the smallest layers only, as the exercise's)
+    assert {c.backend for c in checks} == set(BACKENDS) - {"torch-gradcheck"}
 
 
 def test_float32_overflow_on_a_huge_input_is_caught() -> None:
