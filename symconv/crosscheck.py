@@ -58,13 +58,16 @@ __all__ = [
     "Check",
     "Quantities",
     "Report",
+    "Space",
     "check_problem",
     "compare",
     "exact_quantities",
+    "magnitudes_of",
     "random_problem",
     "random_values",
     "run_checks",
     "sweep",
+    "tolerance",
 ]
 
 BACKENDS = (
@@ -276,7 +279,7 @@ def _applies(backend: str, problem: Problem) -> bool:
 # magnitudes and tolerances
 
 
-def _magnitudes(problem: Problem) -> Quantities:
+def magnitudes_of(problem: Problem) -> Quantities:
     """The quantities computed from absolute values: bounds of what each sum added up.
 
     A convolution of non-negative numbers adds no cancellation, so running the NumPy
@@ -324,7 +327,12 @@ def _depth(problem: Problem) -> int:
     return layer.taps_per_output + problem.output_count + layer.out_channels * kernel + 4
 
 
-def _tolerance(backend: str, problem: Problem, magnitude: Any, loss_magnitude: float) -> Any:
+def tolerance(backend: str, problem: Problem, magnitude: Any, loss_magnitude: float) -> Any:
+    """The tolerance of each entry of a quantity for a backend (see the module docstring).
+
+    ``backend`` names the dtype by its suffix (``…-float32``; float64 otherwise) or is a
+    finite-difference backend; ``magnitude`` is the quantity from :func:`magnitudes_of`.
+    """
     if backend.startswith("finite-diff"):
         from symconv.reference.finite_diff import REL_STEP
 
@@ -378,7 +386,7 @@ def compare(
     ``truth_floats`` (``truth`` rounded to float64) and ``config`` (the configuration's
     JSON) may be passed when the caller has them already.
     """
-    magnitudes = magnitudes if magnitudes is not None else _magnitudes(problem)
+    magnitudes = magnitudes if magnitudes is not None else magnitudes_of(problem)
     floats = truth_floats if truth_floats is not None else _as_floats(truth)
     loss_magnitude = float(magnitudes["loss"] or 0.0)
     config = config if config is not None else _config(problem)
@@ -409,7 +417,7 @@ def compare(
         # the error against the exact value, computed without rounding the truth twice
         error = np.abs(value - exact)
         tol = np.broadcast_to(
-            _tolerance(backend, problem, np.asarray(magnitudes[quantity]), loss_magnitude),
+            tolerance(backend, problem, np.asarray(magnitudes[quantity]), loss_magnitude),
             exact.shape,
         )
         finite = bool(np.all(np.isfinite(value)))
@@ -464,7 +472,7 @@ def check_problem(
         raise ValueError("check_problem needs a problem with values (see random_values)")
     truth = exact_quantities(problem)
     floats = _as_floats(truth)
-    magnitudes = _magnitudes(problem)
+    magnitudes = magnitudes_of(problem)
     config = _config(problem)
     checks: list[Check] = []
     table = dict(_BACKENDS)
@@ -502,34 +510,65 @@ def _divisors(number: int) -> list[int]:
     return [d for d in range(1, number + 1) if number % d == 0]
 
 
-# The sweep's layers: spatial axes drawn with these weights, sizes per axis by axes.
-_AXES = (1, 1, 1, 2, 2, 3)
+# Sizes per axis by the number of axes (1-D layers may be longer than 3-D ones).
 _MAX_LENGTH = {1: 12, 2: 6, 3: 4}
 _MAX_KERNEL = {1: 5, 2: 3, 3: 2}
-# a drawn layer with more products than this is drawn again (the sweep stays fast)
-_SWEEP_PRODUCTS = 250
 
 
-def random_problem(rng: random.Random, *, values: bool = True) -> Problem:
-    """A random valid layer with random exact values (multiples of 1/8).
+@dataclass(frozen=True)
+class Space:
+    """The layers a sweep draws from: everything by default, or what an implementation
+    says it supports (:mod:`symconv.testing`).
 
-    1 to 3 spatial axes (1-D: n ≤ 12, k ≤ 5; 2-D: n ≤ 6, k ≤ 3; 3-D: n ≤ 4, k ≤ 2), per-axis
-    stride ≤ 3, padding ≤ 2 (sometimes uneven before/after), dilation ≤ 2, zeros or circular,
-    1–3 channels in and out, groups dividing both, batch 1–3, any bias mode and loss
-    (sse_half, mse, upstream), and at most a few hundred products.
+    ``dims`` lists the numbers of spatial axes to draw (repeat one to weight it); a layer
+    with more than ``max_products`` products (output entries × taps) is drawn again.
+
+    Example:
+        >>> Space(dims=(2,), padding_modes=("zeros",), groups=False).dims
+        (2,)
     """
-    while True:
-        axes = rng.choice(_AXES)
+
+    dims: tuple[int, ...] = (1, 1, 1, 2, 2, 3)
+    max_stride: int = 3
+    max_dilation: int = 2
+    max_padding: int = 2
+    uneven_padding: bool = True
+    padding_modes: tuple[str, ...] = ("zeros", "circular")
+    biases: tuple[str, ...] = ("shared", "untied", "none")
+    max_channels: int = 3
+    groups: bool = True
+    max_batch: int = 3
+    losses: tuple[str, ...] = LOSSES
+    max_products: int = 250
+
+
+SWEEP = Space()
+
+
+def random_problem(
+    rng: random.Random, *, values: bool = True, space: Space = SWEEP
+) -> Problem:
+    """A random valid layer of ``space`` with random exact values (multiples of 1/8).
+
+    By default: 1 to 3 spatial axes (1-D: n ≤ 12, k ≤ 5; 2-D: n ≤ 6, k ≤ 3; 3-D: n ≤ 4,
+    k ≤ 2), per-axis stride ≤ 3, padding ≤ 2 (sometimes uneven before/after), dilation ≤ 2,
+    zeros or circular, 1–3 channels in and out, groups dividing both, batch 1–3, any bias
+    mode and loss (sse_half, mse, upstream), and at most a few hundred products.
+    """
+    for _ in range(10_000):
+        axes = rng.choice(space.dims)
         shape = [rng.randint(1, _MAX_LENGTH[axes]) for _ in range(axes)]
         kernel = [rng.randint(1, _MAX_KERNEL[axes]) for _ in range(axes)]
-        stride = [rng.randint(1, 3) for _ in range(axes)]
-        dilation = [rng.randint(1, 2) for _ in range(axes)]
-        mode = rng.choice(("zeros", "circular"))
+        stride = [rng.randint(1, space.max_stride) for _ in range(axes)]
+        dilation = [rng.randint(1, space.max_dilation) for _ in range(axes)]
+        mode = rng.choice(space.padding_modes)
         padding: list[Any] = []
         for _ in range(axes):
-            before = rng.randint(0, 2)
-            padding.append([before, rng.randint(0, 2)] if rng.random() < 0.3 else before)
-        channels_in, channels_out = rng.randint(1, 3), rng.randint(1, 3)
+            before = rng.randint(0, space.max_padding)
+            uneven = space.uneven_padding and rng.random() < 0.3
+            padding.append([before, rng.randint(0, space.max_padding)] if uneven else before)
+        channels_in = rng.randint(1, space.max_channels)
+        channels_out = rng.randint(1, space.max_channels)
         common = [g for g in _divisors(channels_in) if channels_out % g == 0]
         tables: dict[str, Any] = {
             "layer": {
@@ -539,22 +578,23 @@ def random_problem(rng: random.Random, *, values: bool = True) -> Problem:
                 "padding": padding,
                 "padding_mode": mode,
                 "dilation": dilation,
-                "bias": rng.choice(("shared", "untied", "none")),
+                "bias": rng.choice(space.biases),
                 "in_channels": channels_in,
                 "out_channels": channels_out,
-                "groups": rng.choice(common),
-                "batch": rng.randint(1, 3),
+                "groups": rng.choice(common) if space.groups else 1,
+                "batch": rng.randint(1, space.max_batch),
             },
-            "loss": {"kind": rng.choice(LOSSES)},
+            "loss": {"kind": rng.choice(space.losses)},
             "optimizer": {"learning_rate": rng.choice(("0.01", "0.1", "1/8"))},
         }
         try:
             problem = problem_from_dict(tables)
         except ProblemError:
             continue  # a kernel wider than the padded input, or circular padding > n
-        if problem.layer.terms > _SWEEP_PRODUCTS:
+        if problem.layer.terms > space.max_products:
             continue
         return random_values(problem, rng) if values else problem
+    raise ValueError(f"no valid layer found in {space}")
 
 
 def random_values(problem: Problem, rng: random.Random) -> Problem:
