@@ -108,6 +108,7 @@ class Check:
     tolerance: float
     ok: bool
     index: tuple[int, ...] | None = None  # the worst entry (full-shape multi-index, 0-based)
+    ratio: float = 0.0  # the largest error/tolerance over the entries (> 1: not ok)
     expected: float | None = None  # the exact value there
     actual: float | None = None  # the backend's value there
 
@@ -153,7 +154,7 @@ class Report:
 def _badness(check: Check) -> float:
     if not check.ok and not math.isfinite(check.max_abs_err):
         return math.inf
-    return check.max_abs_err / check.tolerance if check.tolerance > 0 else math.inf
+    return check.ratio
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,6 +440,7 @@ def compare(
                 float(tol.flat[flat]) if tol.size else 0.0,
                 ok,
                 index=index,
+                ratio=float(ratio.flat[flat]) if ratio.size else 0.0,
                 expected=float(exact.flat[flat]) if exact.size else None,
                 actual=float(value.flat[flat]) if value.size else None,
             )

@@ -27,7 +27,7 @@ from typing import Any
 from sympy import Integer, Rational
 
 from symconv.errors import ProblemError, UnsupportedLayerError
-from symconv.layer import BIAS_MODES, PADDING_MODES, Layer, make_layer
+from symconv.layer import BIAS_MODES, PADDING_MODES, BiasMode, Layer, PaddingMode, make_layer
 from symconv.layer import output_length as _axis_output_length
 from symconv.loss import LOSSES, Loss, LossKind, get_loss
 
@@ -153,12 +153,12 @@ class Problem:
         return get_loss(self.loss)
 
     @property
-    def padding_mode(self) -> str:
+    def padding_mode(self) -> PaddingMode:
         """``"zeros"`` or ``"circular"``."""
         return self.layer.padding_mode
 
     @property
-    def bias(self) -> str:
+    def bias(self) -> BiasMode:
         """``"shared"``, ``"untied"`` or ``"none"``."""
         return self.layer.bias
 
