@@ -1,0 +1,109 @@
+"""`derive` and `report` on layers beyond the exercise's kind: shapes, closed form, numbers.
+
+The numbers asserted here are worked by hand for `conv2d_small` (x, w, b in
+symconv/problems/conv2d_small.toml):
+
+    ŷ[1, 1, 1, 1] = Σ_κ Σ_j w·x + b = (1·1 + 2·0 + 0·0 − 1·1) + (2·0 + 0·1 + 1·1 + 1·2) + 1 = 4
+    ŷ[1, 1, 1, 2] = (1·0 + 2·2 + 0·1 − 1·1) + (2·1 + 0·0 + 1·2 + 1·1) + 1 = 9
+
+and the input gradient of a stride-1 unpadded layer reads ğ[…, t − j] (p + t − d(j − 1) − 1
+with p = 0, d = 1).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from symconv.cli import main
+from symconv.derivation import build
+from symconv.display import render_derivation
+from symconv.latex.compiler import compile_tex, find_engine, overfull_boxes
+from symconv.latex.document import render_report
+from symconv.problem import load_problem
+
+
+def _text(name: str, *, form: str = "both", width: int = 200) -> str:
+    console = Console(width=width, file=io.StringIO(), no_color=True, color_system=None)
+    render_derivation(console, build(load_problem(name), form=form), plain=True)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    return str(output)
+
+
+def test_derive_summarises_a_2d_layer() -> None:
+    text = _text("conv2d_small")
+    assert "Layer  2-D, input 4×4, 2→1 channels, kernel 2×2, bias shared" in text
+    assert "Shapes x 1×2×4×4 (batch, channels, positions), w 1×2×2×2, ŷ and y 1×1×3×3" in text
+    assert "ŷ = (4, 9, " in text  # by hand, see the module docstring
+    # the closed form's input gradient with this layer's sizes put in
+    assert "ğ[β, c, t₁ − j₁, t₂ − j₂]" in text
+    assert "Closed form (derived by SymPy from the forward pass)" in text
+
+
+def test_derive_of_mnist_layers_is_a_summary_not_a_page_per_entry() -> None:
+    text = _text("mnist_conv1", width=100)
+    assert "batch 2" in text
+    assert "… 1954 more" in text  # 2·5·14·14 = 1960 outputs, six shown
+    assert len(text.splitlines()) < 80
+
+
+def test_upstream_gradient_1d_is_summarised() -> None:
+    problem = load_problem(
+        "exercise2", {"loss.kind": "upstream", "values.y": None, "values.grad_yhat": "1,-2"}
+    )
+    console = Console(width=120, file=io.StringIO(), no_color=True, color_system=None)
+    render_derivation(console, build(problem), plain=True)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    # ∂L/∂w_j = Σ_i g_i·x[i + j − 1] = (1·1 − 2·2, 1·2 − 2·3, 1·3 − 2·4) by hand
+    assert "∂L/∂w = (−3, −4, −5)" in text
+    assert "L =" not in text.split("Numbers")[1]  # no loss without a target
+
+
+def test_derive_cli_on_a_3d_grouped_layer() -> None:
+    status = main(
+        ["derive", "--input-shape", "3,3,3", "--k", "2", "--in-channels", "2",
+         "--out-channels", "2", "--groups", "2", "--form", "closed", "--plain"]
+    )
+    assert status == 0
+
+
+def test_report_tex_of_conv2d_small_has_the_maps_as_matrices() -> None:
+    tex = render_report(build(load_problem("conv2d_small")))
+    assert r"\left(\hat{\mathbf{y}}\right)_{1,1} = \begin{bmatrix} 4 & 9 & " in tex
+    assert r"\section{The general solution}" in tex
+    assert r"\begin{dmath*}" in tex
+
+
+def test_exercise_report_is_not_the_general_one() -> None:
+    tex = render_report(build(load_problem("exercise2")))
+    assert r"\section{The layer}" not in tex and r"\begin{dmath*}" not in tex
+    assert "breqn" not in tex  # the exercise's sheet keeps its preamble
+    assert r"\tag{15a}" in tex  # and its numbering
+
+
+requires_tex = pytest.mark.skipif(
+    find_engine() is None and "CI" not in os.environ,
+    reason="no TeX engine (these tests run, and must pass, in CI)",
+)
+
+
+@requires_tex
+@pytest.mark.parametrize("name", ["conv2d_small", "mnist_conv1", "mnist_conv2"])
+def test_general_reports_compile_and_fit_the_page(name: str) -> None:
+    tex = render_report(build(load_problem(name)))
+    pdf, log = compile_tex(tex, name=name)
+    assert pdf.startswith(b"%PDF")
+    assert overfull_boxes(log) == []
+
+
+@requires_tex
+def test_report_cli_on_a_2d_problem(tmp_path: Path) -> None:
+    status = main(["report", "--problem", "conv2d_small", "-o", str(tmp_path)])
+    assert status == 0
+    assert (tmp_path / "conv2d_small.pdf").is_file()
+    assert shutil.which("pdftotext") is None or (tmp_path / "conv2d_small.tex").is_file()
