@@ -23,7 +23,7 @@ report: $(STAMP)
 	$(BIN)/symconv report
 
 lint: $(STAMP)
-	$(BIN)/ruff check symconv tests benchmarks
+	$(BIN)/ruff check symconv tests benchmarks examples scripts
 	$(BIN)/mypy
 
 test: $(STAMP) lint

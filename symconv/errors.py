@@ -18,14 +18,17 @@ from __future__ import annotations
 __all__ = [
     "CheckInputError",
     "ExperimentError",
+    "ImplementationError",
     "NoEngineError",
     "ProblemError",
     "SizeError",
     "SymconvError",
+    "Terminated",
     "TexError",
     "UnsupportedLayerError",
     "UsageError",
     "VerificationError",
+    "WorkerError",
 ]
 
 
@@ -67,6 +70,25 @@ class ExperimentError(SymconvError):
     """``--experiment`` names a missing or malformed results file."""
 
 
+class ImplementationError(SymconvError):
+    """A user's own implementation (:mod:`symconv.testing`, ``verify --impl``) could not be
+    called: it raised, or returned something that is not an array (or tuple of arrays).
+
+    ``role`` is ``"forward"`` or ``"backward"``, ``name`` the callable (``pkg.mod:fn``),
+    ``detail`` what happened and ``where`` the configuration it was called on.
+    """
+
+    def __init__(self, role: str, name: str, detail: str, where: str = "") -> None:
+        self.role = role
+        self.name = name
+        self.detail = detail
+        self.where = where
+        super().__init__(f"{role} `{name}` {detail}" + (f" ({where})" if where else ""))
+
+    def __reduce__(self) -> tuple[type[ImplementationError], tuple[str, str, str, str]]:
+        return (type(self), (self.role, self.name, self.detail, self.where))
+
+
 class VerificationError(SymconvError):
     """The verification checks are not in the ``verify --json`` format."""
 
@@ -84,8 +106,27 @@ class NoEngineError(SymconvError):
     """Neither latexmk nor pdflatex is on PATH."""
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so that ``finally`` blocks clean up
+    (temporary folders, a TeX process group) before the command exits with 143.
+
+    A BaseException, like KeyboardInterrupt, so that ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        super().__init__(f"terminated by signal {signal_number}")
+
+
 def _show(value: object) -> str:
     """A short, single-line rendering of a user value for error messages."""
-    text = repr(value) if isinstance(value, str) else str(value)
+    try:
+        text = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:  # an integer beyond Python's 4,300-digit conversion limit
+        text = f"a {type(value).__name__} too large to print"
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class WorkerError(SymconvError):
+    """The worker process that judges documents (``symconv check``) cannot be started."""

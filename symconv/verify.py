@@ -2,6 +2,12 @@
 
 Exit 0 when every check holds, 1 on any mismatch (naming the configuration and the
 quantity, and how to replay it), 2 on bad input.
+
+With ``--impl MODULE:NAME`` (and ``--impl-backward MODULE:NAME``) it proves the user's
+own layer instead, as :mod:`symconv.testing` does in pytest: ŷ, ∂L/∂x, ∂L/∂w, ∂L/∂b of
+each configuration against the exact values; a mismatch prints the configuration, the
+quantity, the first wrong entry, the diagnosis and the command that replays the case
+(exit 1); a callable that cannot be imported or called is one line on stderr (exit 2).
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype",
         choices=("float64", "float32", "all"),
-        default="all",
-        help="which floating-point backends to run (default all)",
+        default=None,
+        help="which floating-point backends to run (default all; with --impl float64)",
     )
     parser.add_argument(
         "--mutant",
@@ -42,6 +48,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="add a deliberately wrong kernel, which must be caught (see --list-mutants)",
     )
     parser.add_argument("--list-mutants", action="store_true", help="list the wrong kernels")
+    impl = parser.add_argument_group(
+        "your own layer",
+        "prove an implementation of yours: forward(x, w, b, *, stride, padding, dilation, "
+        "groups, padding_mode) -> y and backward(x, w, b, grad_y, *, same) -> (grad_x, grad_w, "
+        "grad_b) on NumPy arrays; without --impl-backward, forward gets torch tensors and is "
+        "differentiated by autograd. Without --problem or a size: --sweep 20",
+    )
+    impl.add_argument(
+        "--impl", metavar="MODULE:NAME", help="your forward, importable from here or sys.path"
+    )
+    impl.add_argument("--impl-backward", metavar="MODULE:NAME", help="your backward")
+    impl.add_argument(
+        "--framework",
+        choices=("numpy", "torch", "jax"),
+        help="what the callables get: numpy arrays (the default with --impl-backward), torch "
+        "tensors (the default without: autograd), jax arrays (jax.vjp without a backward)",
+    )
+    impl.add_argument(
+        "--supports",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="what your layer supports (the cases are drawn from it), fields of "
+        "symconv.testing.Supports: dims=1,2 max_stride=3 max_dilation=2 max_padding=2 "
+        "uneven_padding=false padding_modes=zeros biases=shared,none groups=true "
+        "max_channels=3 max_batch=3 (the defaults)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
@@ -64,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from symconv.errors import UsageError
     from symconv.mutants import MUTANTS
 
+    if args.impl is not None or args.impl_backward is not None:
+        return _run_impl(args)
+    for given, flag in ((args.framework, "--framework"), (args.supports, "--supports")):
+        if given:
+            raise UsageError(f"`{flag}` needs --impl MODULE:NAME (your own layer)")
     if args.list_mutants:
         for name, function in MUTANTS.items():
             print(f"{name}: {(function.__doc__ or '').strip()}")
@@ -72,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"`--mutant` (={unknown[0]}) must be one of {', '.join(MUTANTS)}")
     extra = {f"mutant:{name}": MUTANTS[name] for name in args.mutant}
-    backends = _backends(args.dtype)
+    backends = _backends(args.dtype or "all")
     if args.sweep is not None and not 1 <= args.sweep <= 100_000:
         raise UsageError(f"`--sweep` (={args.sweep}) must be between 1 and 100000")
     if args.case is not None and (args.sweep is None or not 1 <= args.case <= args.sweep):
@@ -113,6 +151,132 @@ def run(args: argparse.Namespace) -> int:
     else:
         _render(console_from_args(args), report, args, elapsed)
     return 0 if report.ok else 1
+
+
+def _run_impl(args: argparse.Namespace) -> int:
+    """``verify --impl``: the user's own layer on a problem and/or a sweep of cases."""
+    from symconv.cli.options import load_problem_from_args, size_given
+    from symconv.errors import ImplementationError, UsageError
+    from symconv.testing.api import CaseResult, load_callable, run_case
+    from symconv.testing.supports import Supports, cases
+
+    if args.impl is None:
+        raise UsageError("`--impl-backward` needs --impl MODULE:NAME (the forward)")
+    if args.mutant or args.list_mutants:
+        raise UsageError("`--mutant` and `--list-mutants` cannot be combined with --impl")
+    if args.framework == "numpy" and args.impl_backward is None:
+        raise UsageError(
+            "`--framework` (=numpy) needs --impl-backward (NumPy has no autograd); without it, "
+            "forward is differentiated by torch (or --framework jax)"
+        )
+    if args.sweep is not None and not 1 <= args.sweep <= 100_000:
+        raise UsageError(f"`--sweep` (={args.sweep}) must be between 1 and 100000")
+    if args.case is not None and (args.sweep is None or not 1 <= args.case <= args.sweep):
+        raise UsageError(f"`--case` (={args.case}) needs --sweep N with 1 <= case <= N")
+    supports = Supports.from_options(args.supports)
+    forward = load_callable(args.impl, "--impl")
+    backward = (
+        None if args.impl_backward is None else load_callable(args.impl_backward, "--impl-backward")
+    )
+    dtypes = ("float64", "float32") if args.dtype == "all" else (args.dtype or "float64",)
+    command = f"symconv verify --impl {args.impl}" + (
+        f" --impl-backward {args.impl_backward}" if args.impl_backward else ""
+    ) + (f" --framework {args.framework}" if args.framework else "")
+
+    # what to check: the problem (if one is named or sized), then the sweep (the default)
+    targets: list[tuple[Any, str]] = []
+    if args.problem is not None or size_given(args):
+        targets.append((load_problem_from_args(args), ""))
+    sweep = args.sweep if args.sweep is not None else (None if targets else 20)
+    if sweep is not None:
+        options = "".join(f" --supports {option}" for option in supports.options())
+        for case in cases(supports, sweep=sweep, seed=args.seed):
+            if args.case is None or case.index == args.case:
+                replay = f"{command} --sweep {sweep} --seed {args.seed} --case {case.index}"
+                targets.append((case, replay + options))
+
+    start = time.perf_counter()
+    results: list[CaseResult] = []
+    for target, replay in targets:
+        for dtype in dtypes:
+            suffix = " --dtype float32" if replay and dtype == "float32" else ""
+            try:
+                results.append(
+                    run_case(
+                        forward,
+                        backward,
+                        target,
+                        dtype=dtype,
+                        framework=args.framework,
+                        replay=replay + suffix,
+                    )
+                )
+            except ImplementationError as exc:
+                option, spec = (
+                    ("--impl", args.impl)
+                    if exc.role == "forward"
+                    else ("--impl-backward", args.impl_backward)
+                )
+                raise UsageError(f"`{option}` (={spec}) {exc.detail} on {exc.where}") from None
+    elapsed = time.perf_counter() - start
+    failed = [result for result in results if result.mismatch is not None]
+    ok = not failed
+    if args.json:
+        report = _report([check for result in results for check in result.checks])
+        diagnoses = {
+            id(check): result.diagnosis.sentence if result.diagnosis else None
+            for result in results
+            for check in result.checks
+        }
+        shown = report.checks if sweep is None else _sweep_selection(report)
+        document: dict[str, Any] = {
+            "ok": ok,
+            "configs": len(targets),
+            "seconds": round(elapsed, 3),
+            "checks": [_impl_json(check, diagnoses.get(id(check))) for check in shown],
+            "failures": [
+                {
+                    "case": result.case.index or None,
+                    "quantity": result.mismatch.quantity,
+                    "diagnosis": result.mismatch.diagnosis,
+                    "replay": result.mismatch.replay or None,
+                    "message": str(result.mismatch),
+                }
+                for result in failed
+                if result.mismatch is not None
+            ],
+        }
+        json.dump(document, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0 if ok else 1
+    for result in failed[:10]:
+        print(str(result.mismatch) + "\n")
+    if len(failed) > 10:
+        print(f"… and {len(failed) - 10} more failing configurations (see --json)\n")
+    what = f"{len(targets)} configuration(s) × {', '.join(dtypes)} of {args.impl}"
+    if ok:
+        print(f"{what}: every quantity matches its exact value ({elapsed:.1f} s)")
+    else:
+        print(f"{what}: {len(failed)} FAILED ({elapsed:.1f} s)")
+    return 0 if ok else 1
+
+
+def _report(checks: list[Any]) -> Any:
+    """The checks as a :class:`symconv.crosscheck.Report` (for the sweep selection)."""
+    from symconv.crosscheck import Report
+
+    return Report(checks=checks, configs=len({id(check.config) for check in checks}))
+
+
+def _impl_json(check: Any, diagnosis: str | None) -> dict[str, Any]:
+    """A check of ``--impl`` as JSON: ``verify --json``'s fields, the worst entry, and the
+    diagnosis of a failing check."""
+    out: dict[str, Any] = check.as_json()
+    out["index"] = None if check.index is None else list(check.index)
+    out["expected"] = check.expected
+    out["actual"] = check.actual
+    out["diagnosis"] = None if check.ok else diagnosis
+    return out
 
 
 def _with_default_problem(args: argparse.Namespace) -> argparse.Namespace:
