@@ -426,7 +426,7 @@ def compare(
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(np.abs(exact) > 0, error / np.abs(exact), error)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ratio = np.where(tol > 0, error / tol, np.inf)
+            ratio = np.where(error == 0, 0.0, np.where(tol > 0, error / tol, np.inf))
             ratio = np.where(np.isfinite(value), ratio, np.inf)
         flat = int(np.argmax(np.nan_to_num(ratio, nan=np.inf))) if ratio.size else 0
         index = tuple(int(i) for i in np.unravel_index(flat, exact.shape)) if exact.shape else ()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -305,9 +306,10 @@ def _layer_text(config: dict[str, Any]) -> str:
 
 
 def _ratio(check: Any) -> float:
-    if check.max_abs_err == 0:
-        return 0.0
-    return float(check.max_abs_err / check.tolerance) if check.tolerance else float("inf")
+    """The largest error/tolerance over the entries of a check (> 1: the check fails)."""
+    if not check.ok and not math.isfinite(check.max_abs_err):
+        return float("inf")
+    return float(check.ratio)
 
 
 def _sweep_selection(report: Any) -> list[Any]:
