@@ -228,6 +228,21 @@ class Layer:
 
     # -- connectivity ---------------------------------------------------------------------
 
+    def position(self, axis: int, out_position: int, tap: int) -> int:
+        """``s·i + d·j − p_before``: the input position (0-based, before padding is
+        resolved: negative or ≥ n in the padding) read along ``axis`` by an output position
+        and a tap.  The one place the padding rule is written.
+
+        Example:
+            >>> make_layer(input_shape=[4], kernel_size=3, stride=2, padding=1).position(0, 1, 2)
+            3
+        """
+        return (
+            self.stride[axis] * out_position
+            + self.dilation[axis] * tap
+            - self.padding[axis][0]
+        )
+
     def source(self, axis: int, out_position: int, tap: int) -> int | None:
         """The 0-based input position read along ``axis`` by an output position and a tap.
 
@@ -238,11 +253,7 @@ class Layer:
             True
         """
         n = self.input_shape[axis]
-        position = (
-            self.stride[axis] * out_position
-            + self.dilation[axis] * tap
-            - self.padding[axis][0]
-        )
+        position = self.position(axis, out_position, tap)
         if 0 <= position < n:
             return position
         if self.padding_mode == "circular":

@@ -503,18 +503,19 @@ def _window_shift(
         bias = sym.b[output]
     elif sym.b is not None:
         bias = sym.b
+    layer = problem.layer
+    start = layer.position(0, output, 0)  # the input position the window's first tap reads
     for delta in (1, -1, 2, -2):
         terms: list[Expr] = []
         for j in range(problem.k):
-            position = problem.stride * output + problem.dilation * j - problem.padding + delta
+            position = layer.position(0, output, j) + delta
             terms.append(sym.w[j] * _shifted("x", sym.x, position, truth))
         candidate: Expr = sum(terms, bias)
         if compare(written, candidate, truth, step, numeric=numeric, exact=False).equal:
             return (
                 f"shifted index: the window of ŷ{sub(output + 1)} is moved by {delta:+d} "
                 f"input{'s' if abs(delta) > 1 else ''} (it reads x from position "
-                f"{problem.stride * output - problem.padding + 1 + delta}, "
-                f"not {problem.stride * output - problem.padding + 1})"
+                f"{start + 1 + delta}, not {start + 1})"
             )
     return None
 
