@@ -8,12 +8,14 @@ from symconv.errors import UsageError
 from symconv.problem import Problem
 from symconv.symbolic.closed import ClosedForm, ClosedFormND, derive_closed, derive_closed_layer
 from symconv.symbolic.explicit import (
+    EVALUATION_LIMIT,
     EXPLICIT_LIMIT,
     ExplicitDerivation,
     StepValues,
     check_explicit_size,
     derive_explicit,
     evaluate_steps,
+    evaluation_size,
     explicit_size,
 )
 
@@ -49,8 +51,9 @@ def worked_in_1d(problem: Problem) -> bool:
 def build(problem: Problem, *, form: str = "both", force: bool = False) -> Derivation:
     """Derive ``problem`` in ``form`` ("explicit", "closed" or "both").
 
-    The explicit form refuses more products than its limit unless ``force`` (see
-    :func:`symconv.symbolic.explicit.check_explicit_size`), before any work is done.
+    The explicit form refuses a cost beyond its limits (what is built: products with the
+    padding, output entries, symbols; and products × steps evaluated) unless ``force``
+    (see :func:`symconv.symbolic.explicit.check_explicit_size`), before any work is done.
 
     Example:
         >>> from symconv.problem import load_problem
@@ -62,9 +65,13 @@ def build(problem: Problem, *, form: str = "both", force: bool = False) -> Deriv
     explicit = steps = closed = None
     if form in ("explicit", "both"):
         check_explicit_size(problem, force=force)
-    if form != "closed" or (problem.has_values and explicit_size(problem.layer) <= EXPLICIT_LIMIT):
+    small = (
+        explicit_size(problem.layer) <= EXPLICIT_LIMIT
+        and evaluation_size(problem) <= EVALUATION_LIMIT
+    )
+    if form != "closed" or (problem.has_values and small):
         # the numbers come from the explicit expressions; with --form closed they are
-        # still given when the expansion is small
+        # still given when the expansion (and the evaluation of every step) is small
         explicit = derive_explicit(problem, force=force)
         if problem.has_values:
             steps = evaluate_steps(explicit)

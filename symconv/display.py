@@ -23,7 +23,12 @@ from symconv.errors import UnsupportedLayerError
 from symconv.mathtext import fmt, fmt_factor, math, name, sub
 from symconv.problem import Problem
 from symconv.symbolic.closed import ClosedForm, specialize
-from symconv.symbolic.explicit import EXPLICIT_LIMIT, ExplicitDerivation, StepValues
+from symconv.symbolic.explicit import (
+    EXPLICIT_LIMIT,
+    ExplicitDerivation,
+    StepValues,
+    explicit_size,
+)
 
 __all__ = ["MAX_ROWS", "render_derivation"]
 
@@ -621,10 +626,10 @@ def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -
         out.heading("4", "Update")
         _general(out, closed, problem, "wⱼ⁽¹⁾", "w_next")
         _general(out, closed, problem, "bᵢ⁽¹⁾" if problem.bias == "untied" else "b⁽¹⁾", "b_next")
-        if problem.n * problem.k > EXPLICIT_LIMIT:
+        if explicit_size(problem.layer) > EXPLICIT_LIMIT:
             out.text(
-                f"The explicit form (n·k = {problem.n * problem.k} terms) is not expanded; the "
-                "closed form above holds for every n.",
+                f"The explicit form ({explicit_size(problem.layer)} products) is not expanded; "
+                "the closed form above holds for every n.",
                 style="dim",
             )
     _conventions(out, problem)

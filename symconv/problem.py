@@ -51,6 +51,8 @@ _MAX_SIZE = 10**9
 _MAX_STEPS = 10_000
 _MAX_NUMBER_CHARS = 100
 _MAX_EXPONENT = 100
+# An integer is a number too: at most as many digits as a number's text may have.
+_MAX_INTEGER_DIGITS = _MAX_NUMBER_CHARS
 # Values are typed by people: a tensor of more entries than this is refused.
 _MAX_VALUES = 200_000
 
@@ -299,11 +301,19 @@ def parse_number(field: str, value: object) -> Rational:
     if isinstance(value, bool):
         raise ProblemError(field, value, "must be a number, not a boolean")
     if isinstance(value, int):
+        digits = _digits(value)
+        if digits > _MAX_INTEGER_DIGITS:
+            raise ProblemError(
+                field,
+                f"an integer of {digits} digits",
+                f"has more than {_MAX_INTEGER_DIGITS} digits; write a smaller number",
+            )
         return Integer(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ProblemError(field, value, "must be a finite number")
-        return _rational(Fraction(repr(value)))
+        # a float obeys the bounds of its shortest decimal, as a string does (1e308 is refused)
+        return parse_number(field, repr(value))
     if isinstance(value, str):
         text = value.strip()
         if len(text) > _MAX_NUMBER_CHARS:
@@ -329,6 +339,15 @@ def parse_number(field: str, value: object) -> Rational:
     raise ProblemError(field, value, "must be a number")
 
 
+def _digits(value: int) -> int:
+    """Decimal digits of ``|value|``, without converting it to text (which Python refuses
+    beyond 4,300 digits): exact below the limit, an upper bound of the right size above."""
+    bits = abs(value).bit_length()
+    if bits <= 4 * _MAX_INTEGER_DIGITS:
+        return len(str(abs(value)))
+    return int(bits * math.log10(2)) + 1
+
+
 def _rational(fraction: Fraction) -> Rational:
     return Rational(fraction.numerator, fraction.denominator)
 
@@ -338,6 +357,10 @@ def parse_size(field: str, value: object, *, minimum: int = 1, maximum: int = _M
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
+        if _digits(number) > 12:  # shown by its size: Python refuses to print huge ints
+            raise ProblemError(
+                field, f"an integer of {_digits(number)} digits", f"must be an integer <= {maximum}"
+            )
     elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,12}", value.strip()):
         number = int(value)
     if number is None:
@@ -364,6 +387,13 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError("--problem", source, f"is not valid TOML: {exc}") from None
+    except ValueError as exc:  # tomllib converts integers with int(): over 4,300 digits
+        raise ProblemError(
+            "--problem",
+            source,
+            f"holds a number that cannot be read ({str(exc).split(';')[0]}); numbers are "
+            f"accepted up to {_MAX_INTEGER_DIGITS} digits",
+        ) from None
 
 
 def load_raw(spec: str | Path | None) -> dict[str, Any]:

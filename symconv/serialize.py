@@ -4,13 +4,19 @@ Every quantity is ``{"exact": ..., "float": ..., "shape": [...]}``: exact a stri
 (``"39/25"``) or nested lists of strings in the layer's full shapes (``[batch, channels,
 *spatial]``; a 1-D one-channel batch-1 layer keeps flat lists, as the exercise's JSON always
 had), float the same with numbers.
+
+JSON is always strict (RFC 8259: no ``NaN`` or ``Infinity`` tokens): a float beyond the
+float range is ``null``, and the quantity says so in a ``"note"`` (its exact value stays
+exact); :func:`strict_json` and :func:`dumps_strict` do the same for any document.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from fractions import Fraction
+from typing import IO, Any
 
 from sympy import Expr, Rational, sstr
 
@@ -25,7 +31,17 @@ from symconv.symbolic.explicit import (
     StepValues,
 )
 
-__all__ = ["derivation_json", "exact_float", "json_shape"]
+__all__ = [
+    "NULL_FLOAT_NOTE",
+    "derivation_json",
+    "dump_strict",
+    "dumps_strict",
+    "exact_float",
+    "json_shape",
+    "strict_json",
+]
+
+NULL_FLOAT_NOTE = "float is null where the exact value is beyond the float range"
 
 # Above this many products the explicit expressions are left out of the JSON (megabytes).
 _SYMBOLIC_LIMIT = 5_000
@@ -76,11 +92,74 @@ def exact_float(
     flat = value if isinstance(value, tuple) else (value,)
     if shape is None:
         shape = (len(flat),) if isinstance(value, tuple) else ()
-    return {
+    floats = [_float(v) for v in flat]
+    out: dict[str, Any] = {
         "exact": _nest([str(v) for v in flat], shape),
-        "float": _nest([float(v) for v in flat], shape),
+        "float": _nest(floats, shape),
         "shape": list(shape),
     }
+    if any(f is None for f in floats):
+        out["note"] = NULL_FLOAT_NOTE
+    return out
+
+
+def _float(value: Rational) -> float | None:
+    """The nearest float, or None beyond the float range (never inf or nan)."""
+    try:
+        number = float(Fraction(int(value.p), int(value.q)))
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def strict_json(document: Any, path: str = "$") -> tuple[Any, list[str]]:
+    """``document`` with every NaN or ±Infinity float replaced by None, and the paths
+    replaced (``$.accuracy.cnn``), so that it dumps as strict JSON.
+
+    Example:
+        >>> strict_json({"a": [1.0, float("-inf")], "b": "x"})
+        ({'a': [1.0, None], 'b': 'x'}, ['$.a[1]'])
+    """
+    replaced: list[str] = []
+
+    def clean(value: Any, where: str) -> Any:
+        if isinstance(value, float):
+            if math.isfinite(value):
+                return value
+            replaced.append(where)
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item, f"{where}.{key}") for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return value
+
+    return clean(document, path), replaced
+
+
+def dumps_strict(document: Any, **options: Any) -> str:
+    """``json.dumps`` that never writes NaN or Infinity: they become ``null``, and a dict
+    document gets a ``"notes"`` entry naming them (at most five paths).
+
+    Example:
+        >>> text = dumps_strict({"loss": float("nan")}, ensure_ascii=False)
+        >>> json.loads(text)["loss"], json.loads(text)["notes"][0].split(":")[0]
+        (None, '1 number that is not finite (NaN or ±Infinity) written as null')
+    """
+    clean, replaced = strict_json(document)
+    if replaced and isinstance(clean, dict):
+        count = len(replaced)
+        shown = ", ".join(replaced[:5]) + (", ..." if count > 5 else "")
+        noun = "number that is" if count == 1 else "numbers that are"
+        note = f"{count} {noun} not finite (NaN or ±Infinity) written as null: {shown}"
+        notes = clean.get("notes")
+        clean["notes"] = [*notes, note] if isinstance(notes, list) else [note]
+    return json.dumps(clean, allow_nan=False, **options)
+
+
+def dump_strict(document: Any, stream: IO[str], **options: Any) -> None:
+    """Write :func:`dumps_strict` of ``document`` and a newline to ``stream``."""
+    stream.write(dumps_strict(document, **options) + "\n")
 
 
 def _step(step: StepValues, layer: Layer) -> dict[str, Any]:

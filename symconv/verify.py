@@ -13,7 +13,6 @@ quantity, the first wrong entry, the diagnosis and the command that replays the 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -147,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(elapsed, 3),
             "checks": [check.as_json() for check in shown],
         }
-        json.dump(document, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        from symconv.serialize import dump_strict
+
+        dump_strict(document, sys.stdout, indent=1)  # no NaN/Infinity tokens: null + a note
     else:
         _render(console_from_args(args), report, args, elapsed)
     return 0 if report.ok else 1
@@ -247,8 +247,9 @@ def _run_impl(args: argparse.Namespace) -> int:
                 if result.mismatch is not None
             ],
         }
-        json.dump(document, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        from symconv.serialize import dump_strict
+
+        dump_strict(document, sys.stdout, indent=1)  # no NaN/Infinity tokens: null + a note
         return 0 if ok else 1
     for result in failed[:10]:
         print(str(result.mismatch) + "\n")

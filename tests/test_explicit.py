@@ -617,12 +617,13 @@ def test_window_table_drives_the_forward_pass(make_problem: MakeProblem) -> None
 # ---------------------------------------------------------------------------------------
 # the size guard
 
-# (n, k, refused without force): the limit counts products, m·k in 1-D
+# (n, k, refused without force): the limit counts what is built, in 1-D with a shared
+# bias m·k products + 10 per output entry + n + k + 1 symbols (m = n − k + 1), by hand:
 SIZE_CASES = [
-    (100_000, 1, False),
-    (50_001, 2, False),
-    (100_001, 1, True),
-    (50_002, 2, True),
+    (6_000, 4, False),  # 5997·4 + 59970 + 6000 + 5 = 89963
+    (7_000, 4, True),  # 6997·4 + 69970 + 7000 + 5 = 104963
+    (8_000, 1, False),  # 8000 + 80000 + 8000 + 2 = 96002
+    (8_400, 1, True),  # 8400 + 84000 + 8400 + 2 = 100802
     (100_000, 64, True),
 ]
 
@@ -630,7 +631,8 @@ SIZE_CASES = [
 @pytest.mark.parametrize(("n", "k", "refused"), SIZE_CASES)
 def test_check_explicit_size(make_problem: MakeProblem, n: int, k: int, refused: bool) -> None:
     problem = make_problem(n, k)
-    assert ((n - k + 1) * k > EXPLICIT_LIMIT) == refused
+    m = n - k + 1
+    assert (m * k + 10 * m + n + k + 1 > EXPLICIT_LIMIT) == refused
     check_explicit_size(problem, force=True)
     if refused:
         with pytest.raises(SizeError, match="closed"):

@@ -234,7 +234,11 @@ def test_any_fraction_is_read_exactly(numerator: int, denominator: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(number=st.floats(allow_nan=False, allow_infinity=False, min_value=-1e50, max_value=1e50))
+@given(
+    number=st.floats(allow_nan=False, allow_infinity=False, min_value=-1e50, max_value=1e50)
+    # below 1e-99 the shortest decimal has an exponent beyond ±100: refused, as in a string
+    .filter(lambda f: f == 0 or abs(f) >= 1e-99)
+)
 def test_a_float_is_read_as_its_shortest_decimal(number: float) -> None:
     # 0.1 is 1/10, not 3602879701896397/36028797018963968
     exact = Fraction(repr(number))

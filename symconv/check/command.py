@@ -7,11 +7,12 @@ Exit status: 0 nothing incorrect, 1 something incorrect, 2 unreadable input or u
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-__all__ = ["configure", "run"]
+__all__ = ["DEFAULT_PROBLEM", "configure", "run"]
+
+DEFAULT_PROBLEM = "exercise2"  # the problem of `check` without --problem
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,13 +20,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from symconv.cli.options import add_problem_options
 
     parser.add_argument("files", nargs="+", metavar="FILE", help="Markdown or LaTeX documents")
-    add_problem_options(parser)
+    add_problem_options(parser, default=f"{DEFAULT_PROBLEM} (the options change it)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--jobs", metavar="N", default="1", help="check N files in parallel processes (default 1)"
     )
     parser.add_argument(
-        "--timeout", metavar="S", default="2", help="seconds per equation (default 2)"
+        "--timeout",
+        metavar="S",
+        default="2",
+        help="seconds per equation, a number in (0, 600] (default 2)",
     )
     parser.add_argument("--plain", action="store_true", help="no colour")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
@@ -46,18 +50,19 @@ def _positive(option: str, text: str, kind: type) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Check every file; print the report (or JSON); return the exit status."""
     from symconv.check.run import check_files
-    from symconv.cli.options import console_from_args, load_problem_from_args
+    from symconv.cli.options import console_from_args, load_problem_from_args, seconds
 
     jobs = _positive("--jobs", str(args.jobs), int)
-    timeout = _positive("--timeout", str(args.timeout), float)
+    timeout = seconds("--timeout", str(args.timeout))  # finite, in (0, 600]
     if args.problem is None:
-        args.problem = "exercise2"  # the default problem of `check`
+        args.problem = DEFAULT_PROBLEM
     problem = load_problem_from_args(args)
     results = check_files(args.files, problem, jobs=jobs, time_limit=timeout)
     if args.json:
         document: Any = results[0] if len(results) == 1 else results
-        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        from symconv.serialize import dump_strict
+
+        dump_strict(document, sys.stdout, indent=2, ensure_ascii=False)  # no NaN/Infinity
     else:
         from symconv.check.report import render_file, render_summary
 

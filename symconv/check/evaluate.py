@@ -195,6 +195,16 @@ def _shape_text(shape: tuple[int, int]) -> str:
     return f"({shape[0]}×{shape[1]})"
 
 
+def _number(text: str) -> Rational:
+    """A number token's value; refuses more than :data:`MAX_NUMBER_DIGITS` characters
+    (an index ``x_{999…9}`` or a step mark ``w^{(999…9)}`` alike: Python cannot even read
+    integers of more than 4,300 digits)."""
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise EvalError(f"a number with more than {MAX_NUMBER_DIGITS} digits")
+    value: Rational = Rational(text)
+    return value
+
+
 def _check_size(expr: Expr) -> Expr:
     """Refuse numbers with absurdly many digits (they would only slow everything)."""
     if expr.is_Rational and expr != 0:
@@ -341,7 +351,7 @@ def _step_mark(script: Tree[Token], ctx: Context) -> int | None:
     if isinstance(arg, Tree) and arg.data == "paren":
         inner = _inner(arg)
         if isinstance(inner, Tree) and inner.data == "number":
-            value = Rational(str(inner.children[0]))
+            value = _number(str(inner.children[0]))
             if value.is_Integer and 0 <= int(value) <= MAX_STEP:
                 return int(value)
         mark = _step_word(inner, ctx)
@@ -380,9 +390,7 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
     trees = [c for c in kids if isinstance(c, Tree)]
     if kind == "number":
         text = str(kids[0])
-        if len(text) > MAX_NUMBER_DIGITS:
-            raise EvalError(f"a number with more than {MAX_NUMBER_DIGITS} digits")
-        number = Rational(text)
+        number = _number(text)
         if ctx.perturb is not None and "." in text:
             places = len(text.split(".", 1)[1])
             mark = Dummy(f"r{len(ctx.perturb)}")
@@ -758,7 +766,7 @@ def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
     kids = [c for c in tree.children if isinstance(c, Tree)]
     kind = tree.data
     if kind == "number":
-        value = Rational(str(tree.children[0]))
+        value = _number(str(tree.children[0]))
         if not value.is_Integer or abs(value) > 10**6:
             raise EvalError("an index that is not a whole number")
         return int(value)
@@ -824,7 +832,8 @@ def _call(trees: list[Tree[Token]], ctx: Context) -> Value:
     scripts = [t for t in rest if t.data in ("sub", "sup", "prime")]
     found = _callee_name(callee)
     if found in _LOSS_NAMES and found not in ctx.env:
-        # L(ŷ, y), L(w): the loss, whatever its arguments are written as
+        # L(ŷ, y), L(w): the loss, when its arguments are the quantities it depends on
+        _loss_arguments(args, ctx)
         return _apply_sups(_value(_eval(callee, ctx)), scripts, ctx)
     head = _eval(callee, ctx)
     if len(args) != 1:
@@ -833,6 +842,45 @@ def _call(trees: list[Tree[Token]], ctx: Context) -> Value:
     if isinstance(head, DerivOp):
         return _derivative_of(args[0], head.den, ctx)
     return _multiply(_value(head), group, ctx, "implicit")
+
+
+# the quantities the loss may be written as a function of: L(ŷ, y), L(w, b), L(x, w, b, y)
+_LOSS_ARGUMENTS = ("hat:y", "y", "x", "w", "b")
+
+
+def _loss_arguments(args: list[Tree[Token]], ctx: Context) -> None:
+    """Refuse ``L(ŷ, y + 1000)``: every argument of the loss must be one of the quantities
+    it depends on (ŷ, y, x, w, b, whole or one entry), at the current step; the loss is the
+    problem's, so any other argument would be silently ignored."""
+    allowed: list[Expr] = []
+    for key in _LOSS_ARGUMENTS:
+        try:
+            value = _quantity(key, None, _scratch(ctx))
+        except EvalError:
+            continue
+        allowed.extend(value.entries() if isinstance(value, Mat) else [value])
+    for position, arg in enumerate(args, start=1):
+        try:
+            value = _value(_eval(arg, _scratch(ctx)))
+        except EvalError as exc:
+            raise EvalError(f"argument {position} of the loss cannot be read ({exc})") from None
+        entries = value.entries() if isinstance(value, Mat) else [value]
+        if not entries or any(entry not in allowed for entry in entries):
+            raise EvalError(
+                f"argument {position} of the loss is not a quantity it depends on "
+                "(ŷ, y, x, w or b at this step); the loss is the problem's"
+            )
+
+
+def _scratch(ctx: Context) -> Context:
+    """A context like ``ctx`` whose flags, marks and strangers are thrown away."""
+    return Context(
+        truth=ctx.truth,
+        step=ctx.step,
+        output=ctx.output,
+        env=ctx.env,
+        indices=dict(ctx.indices),
+    )
 
 
 def _callee_name(tree: Tree[Token]) -> str | None:

@@ -5,7 +5,9 @@ and ``run(args) -> int`` (imports what it needs).  The options every command sha
 in :mod:`symconv.cli.options`; command modules import from there, never from here.
 
 Exit codes: 0 success, 1 a check found a mismatch, 2 bad input or usage (one line on
-stderr, no traceback).  ``--json`` prints one JSON document on stdout and nothing else.
+stderr, no traceback), 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM): one
+line on stderr, no traceback, temporary files and TeX processes cleaned up first.
+``--json`` prints one JSON document on stdout and nothing else.
 
 Example:
     >>> main(["derive", "--problem", "exercise2", "--stride", "0"])
@@ -17,12 +19,16 @@ Example:
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from symconv import __version__
 from symconv.cli.options import Parser, fail, join_negative_values
-from symconv.errors import SymconvError
+from symconv.errors import SymconvError, Terminated
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -59,17 +65,52 @@ def build_parser() -> Parser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (bad input: exit 2, one line)."""
-    parser = build_parser()
-    args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+def _terminate(signal_number: int, _frame: FrameType | None) -> None:
+    raise Terminated(signal_number)
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM raises :class:`~symconv.errors.Terminated` in the main thread (so cleanup
+    runs); SIGINT raises KeyboardInterrupt as usual.  The old handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: a library caller's thread keeps its own
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        status: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
-        return status
-    except SymconvError as exc:
-        fail(str(exc))
-    except BrokenPipeError:
-        return 0
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_exit(status: int, message: str) -> int:
+    """One line on stderr (after what stdout holds), the status to exit with."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    print(f"symconv: {message}", file=sys.stderr)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (bad input: exit 2, one line;
+    SIGINT 130, SIGTERM 143, one line)."""
+    try:
+        with _signals():
+            parser = build_parser()
+            args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
+            if args.command is None:
+                parser.print_help(sys.stderr)
+                return 2
+            try:
+                status: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+                return status
+            except SymconvError as exc:
+                fail(str(exc))
+            except BrokenPipeError:
+                return 0
+    except KeyboardInterrupt:
+        return _quiet_exit(128 + signal.SIGINT, "interrupted (SIGINT)")
+    except Terminated as exc:
+        return _quiet_exit(128 + exc.signal_number, "terminated (SIGTERM)")

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from symconv.cli.options import add_problem_options, console_from_args, load_problem_from_args
@@ -51,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     problem = load_problem_from_args(args)
     result = build(problem, form=args.form, force=args.force)
     if args.json:
-        from symconv.serialize import derivation_json
+        from symconv.serialize import derivation_json, dump_strict
 
-        json.dump(derivation_json(result), sys.stdout, indent=2, ensure_ascii=False)
+        dump_strict(derivation_json(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
     from symconv.display import render_derivation

@@ -14,9 +14,11 @@ it.  An error is then reported with the option the user typed, not the TOML fiel
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
@@ -33,7 +35,10 @@ __all__ = [
     "fail",
     "join_negative_values",
     "load_problem_from_args",
+    "output_dir",
+    "output_file",
     "overrides_from_args",
+    "seconds",
     "size_given",
 ]
 
@@ -143,11 +148,12 @@ def _builtin_names() -> list[str]:
     return sorted(p.stem for p in folder.iterdir() if p.suffix == ".toml")
 
 
-def add_problem_options(parser: argparse.ArgumentParser) -> None:
+def add_problem_options(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
     """Add ``--problem`` and the layer/value overrides to a command's parser.
 
     Each override is stored under its dotted TOML field (``args."layer.stride"``), None
-    when not given.
+    when not given.  ``default`` is the problem the command uses without ``--problem``
+    (stated in the help); None: a symbolic problem from the options.
 
     Example:
         >>> parser = Parser(prog="symconv derive")
@@ -160,11 +166,16 @@ def add_problem_options(parser: argparse.ArgumentParser) -> None:
         "problem",
         "a problem file or built-in, changed by the options below; values are read exactly",
     )
+    fallback = (
+        "none (a symbolic problem from the options; --n or --input-shape, and --k)"
+        if default is None
+        else default
+    )
     group.add_argument(
         "--problem",
         metavar="FILE|NAME",
         help=f"a TOML problem file or a built-in ({', '.join(_builtin_names())}); "
-        "default: none (a symbolic problem from the options; --n or --input-shape, and --k)",
+        f"default: {fallback}",
     )
     for option in OVERRIDES:
         group.add_argument(
@@ -348,3 +359,98 @@ def join_negative_values(argv: Sequence[str]) -> list[str]:
         out.append(token)
         index += 1
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# checked before any work: output paths and durations
+
+
+def _probe(folder: Path, option: str, text: str) -> None:
+    """Create and remove a file in ``folder``: the only sure test that it can be written
+    (permissions, a read-only file system, a full disk's missing inode)."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".symconv-probe-", dir=folder)
+    except OSError as exc:
+        raise UsageError(
+            f"`{option}` (={text!r}) cannot be written: {exc.strerror or exc} in {folder}"
+        ) from None
+    os.close(handle)
+    os.unlink(name)
+
+
+def output_dir(option: str, text: str | os.PathLike[str]) -> Path:
+    """The folder ``option`` names, checked before any work: not empty, not a file (nor
+    ``/dev/null``), and writable (an existing folder, or the nearest existing parent of a
+    new one, where it would be created).  Raises :class:`~symconv.errors.UsageError`.
+
+    Example:
+        >>> output_dir("-o", "")
+        Traceback (most recent call last):
+        ...
+        symconv.errors.UsageError: `-o` (='') is empty; give a folder (e.g. -o reports)
+    """
+    raw = os.fspath(text)
+    if not raw.strip():
+        raise UsageError(f"`{option}` (={raw!r}) is empty; give a folder (e.g. {option} reports)")
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"`{option}` (={raw!r}) is not a folder; give a folder")
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():  # a dangling link would be followed by mkdir
+            raise UsageError(f"`{option}` (={raw!r}) leads through a dangling link {existing}")
+        parent = existing.parent
+        if parent == existing:
+            break
+        existing = parent
+    if not existing.is_dir():
+        raise UsageError(f"`{option}` (={raw!r}) cannot be created: {existing} is not a folder")
+    _probe(existing, option, raw)
+    return path
+
+
+def output_file(option: str, text: str | os.PathLike[str]) -> Path:
+    """A file ``option`` names, checked before any work: not empty, not a folder, not a
+    special file (``/dev/null``), in a writable folder.  Raises
+    :class:`~symconv.errors.UsageError`.
+
+    Example:
+        >>> output_file("--out", "/dev/null")
+        Traceback (most recent call last):
+        ...
+        symconv.errors.UsageError: `--out` (='/dev/null') is not a regular file
+    """
+    raw = os.fspath(text)
+    if not raw.strip():
+        raise UsageError(f"`{option}` (={raw!r}) is empty; give a file name")
+    path = Path(raw)
+    if path.is_dir():
+        raise UsageError(f"`{option}` (={raw!r}) is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"`{option}` (={raw!r}) is not a regular file")
+    output_dir(option, path.parent if str(path.parent) else ".")
+    return path
+
+
+MAX_SECONDS = 600.0
+
+
+def seconds(option: str, text: str, *, maximum: float = MAX_SECONDS) -> float:
+    """A duration in seconds: a finite number in (0, ``maximum``] (``nan``, ``inf``, ``0``
+    and ``1e400`` are refused).  Raises :class:`~symconv.errors.UsageError`.
+
+    Example:
+        >>> seconds("--timeout", "2.5")
+        2.5
+        >>> seconds("--timeout", "nan")
+        Traceback (most recent call last):
+        ...
+        symconv.errors.UsageError: `--timeout` (='nan') must be a number of seconds in (0, 600]
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= maximum:
+        raise UsageError(f"`{option}` (={text!r}) must be a number of seconds in (0, {maximum:g}]")
+    return value

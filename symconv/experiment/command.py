@@ -7,13 +7,17 @@ Cheap to import: SymPy, torch, rich and matplotlib are imported inside :func:`ru
 
 The experiment prints rich progress on stderr, tables on stdout (stderr with ``--json``,
 which prints the results document on stdout), and writes ``results.json`` and PNG plots
-into ``-o`` (default ``reports/equivariance``).
+into ``-o``: by default ``reports/equivariance`` for the full run (the committed results)
+and ``reports/equivariance-quick`` for ``--quick``, which never overwrites them unless
+``-o reports/equivariance`` asks for it.  The folder is checked before any training, and
+the files are written together (all new or all old; see
+:func:`symconv.latex.report.write_together`).  JSON is strict: a NaN or infinite number
+is written as null, with a note (:func:`symconv.serialize.dumps_strict`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,8 @@ from symconv.errors import UsageError
 __all__ = ["configure", "run"]
 
 DEFAULT_OUTPUT = Path("reports") / "equivariance"
+# --quick's own default: a quick run never replaces the committed full results
+DEFAULT_QUICK_OUTPUT = Path("reports") / "equivariance-quick"
 # the layer proven when no problem is given: long enough to show both borders
 _DEFAULT_LAYER = {"layer.input_length": "8", "layer.kernel_size": "3", "layer.padding": "1"}
 
@@ -56,7 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--output",
         metavar="DIR",
         default=None,
-        help=f"folder for results.json and the PNG plots (default {DEFAULT_OUTPUT})",
+        help=f"folder for results.json and the PNG plots (default {DEFAULT_OUTPUT}; with "
+        f"--quick {DEFAULT_QUICK_OUTPUT})",
     )
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
@@ -100,8 +107,9 @@ def _prove(args: argparse.Namespace) -> int:
     closed = closed_proof()
     if args.json:
         document = {"problem": problem.layer_dict(), **proofs_json(proofs, heads, closed)}
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from symconv.serialize import dump_strict
+
+        dump_strict(document, sys.stdout, indent=2)
         return 0
 
     from rich.markup import escape
@@ -185,7 +193,12 @@ def _experiment(args: argparse.Namespace) -> int:
     data_dir = Path(args.data) if args.data else None
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"`--data` (={args.data!r}) is not a folder; give the MNIST IDX folder")
-    output = Path(args.output) if args.output else DEFAULT_OUTPUT
+    from symconv.cli.options import output_dir
+
+    if args.output is not None:
+        output = output_dir("-o", args.output)  # checked before any training
+    else:
+        output = output_dir("-o", DEFAULT_QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
 
     from symconv.experiment.plots import write_plots
     from symconv.experiment.run import Config, load_split, run_experiment
@@ -211,18 +224,35 @@ def _experiment(args: argparse.Namespace) -> int:
 
         results = run_experiment(config, split=split, progress=report)
 
-    output.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(results, output)
-    results["files"] = [str(output / "results.json"), *map(str, plots)]
-    with (output / "results.json").open("w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=2)
-        handle.write("\n")
+    _write_results(results, output, write_plots)
     console = errors if args.json else console_from_args(args)
     render_results(console, results)
     if args.json:
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from symconv.serialize import dump_strict
+
+        dump_strict(results, sys.stdout, indent=2)
     return 0
+
+
+def _write_results(results: dict[str, Any], output: Path, write_plots: Any) -> None:
+    """``results.json`` and the plots into ``output``, all new or all old: drawn into a
+    temporary folder first, then written as one transaction."""
+    import tempfile
+
+    from symconv.latex.report import write_together
+    from symconv.serialize import dumps_strict
+
+    with tempfile.TemporaryDirectory(prefix="symconv-plots-") as folder:
+        plots = [Path(p) for p in write_plots(results, Path(folder))]
+        files = {plot.name: plot.read_bytes() for plot in plots}
+    results["files"] = [str(output / "results.json"), *(str(output / name) for name in files)]
+    files["results.json"] = (dumps_strict(results, indent=2) + "\n").encode("utf-8")
+    write_together(output, "results", files)
+
+
+def _number(value: float | None) -> str:
+    """``1.2e-07``; ``n/a`` for a missing value (JSON null)."""
+    return "n/a" if value is None else f"{value:.1e}"
 
 
 def _pm(mean: float, std: float, seeds: int, *, percent: bool = True) -> str:
@@ -266,7 +296,7 @@ def render_results(console: Any, results: dict[str, Any]) -> None:
     if gap is not None:
         console.print(
             f"cnn_circular_gap: relative logit change under circular shifts by multiples of 4: "
-            f"{gap['float32_max']:.1e} (float32), {gap.get('float64', float('nan')):.1e} "
+            f"{gap['float32_max']:.1e} (float32), {_number(gap.get('float64'))} "
             f"(same weights in float64); by other shifts (1,0), (2,2), (3,1): "
             f"{gap['other_shift_error']:.2f}"
         )

@@ -8,7 +8,8 @@ files).  This module is the command; it imports them only when run, so that buil
 CLI stays cheap.
 
 Exit status: 0 the report was written (and compiled, when TeX is there); 1 TeX failed
-(the .tex and the log are kept, the first error is shown); 2 bad input or usage.
+(the .tex and the log are kept, the first error is shown); 2 bad input or usage, an
+output folder that cannot be written included (checked before any work).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``symconv report`` to its subparser."""
     from symconv.cli.options import add_problem_options
 
-    add_problem_options(parser)
+    add_problem_options(
+        parser,
+        default=f"{DEFAULT_PROBLEM} (with --n/--input-shape or --k and no --problem: a "
+        "symbolic problem from the options)",
+    )
     parser.description = (
         "Write the LaTeX solution sheet of a problem (default: the built-in exercise2) and "
         "compile it to PDF when latexmk or pdflatex is found."
@@ -70,20 +75,24 @@ def _stem(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``symconv report``; returns the exit status."""
-    from symconv.cli.options import load_problem_from_args, size_given
+    from symconv.cli.options import load_problem_from_args, output_dir, size_given
     from symconv.latex.report import check_submission, default_verification, write_report
     from symconv.latex.results import load_experiment
 
+    out_dir = output_dir("-o", args.output)  # before any work: no traceback after it
     overrides_given = size_given(args) or getattr(args, "layer.kernel_size", None) is not None
     if args.problem is None and not overrides_given:
         args.problem = DEFAULT_PROBLEM
     problem = load_problem_from_args(args)
+    from symconv.symbolic.explicit import check_explicit_size
+
+    check_explicit_size(problem)  # the report shows the explicit form: refused before any work
     experiment = load_experiment(args.experiment) if args.experiment else None
     submission = check_submission(Path(args.submission), problem) if args.submission else None
     verification = default_verification(problem)
     result = write_report(
         problem,
-        Path(args.output),
+        out_dir,
         name=_stem(args),
         pdf=args.pdf,
         title=args.title,

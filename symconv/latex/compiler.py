@@ -5,6 +5,10 @@ directory, with shell escape off, kpathsea's paranoid file access (no reading or
 outside the build directory except TeX's own trees), stdin closed, a timeout, and a fixed
 ``SOURCE_DATE_EPOCH`` so that the PDF does not change from run to run.  On a TeX error
 :class:`TexError` carries the first error with its log lines.
+
+The engine runs in its own process group (session), and the whole group is killed on a
+timeout or when symconv itself is interrupted (SIGINT, SIGTERM, any exception): latexmk's
+``pdflatex`` never outlives the (deleted) build directory.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -29,6 +34,7 @@ __all__ = [
     "compile_tex",
     "find_engine",
     "first_error",
+    "run_group",
 ]
 
 INSTALL_HINT = (
@@ -109,6 +115,51 @@ def overfull_boxes(log: str) -> list[str]:
     return [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
 
 
+def run_group(
+    command: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command`` in a new process group, stdin closed, output captured; on a timeout
+    (``subprocess.TimeoutExpired``) or any exception (KeyboardInterrupt, SIGTERM's
+    :class:`~symconv.errors.Terminated`) kill the whole group before re-raising.
+
+    Example:
+        >>> run_group(["true"], cwd=Path("."), env=os.environ, timeout=10).returncode
+        0
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: latexmk's children included
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        _kill_group(process, only_stragglers=True)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[bytes], *, only_stragglers: bool = False) -> None:
+    """SIGKILL the process group of ``process`` (its leader and every child it started)
+    and reap the leader.  ``only_stragglers``: after a normal exit, children left behind."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+    if only_stragglers:
+        return
+    try:
+        process.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass
+
+
 def compile_tex(
     tex: str,
     *,
@@ -137,15 +188,7 @@ def compile_tex(
         log_path = build / f"{name}.log"
         for command in _command(engine, tex_name):
             try:
-                done = subprocess.run(
-                    command,
-                    cwd=build,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=timeout,
-                    check=False,
-                )
+                done = run_group(command, cwd=build, env=env, timeout=timeout)
             except subprocess.TimeoutExpired:
                 log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
                 raise TexError(

@@ -1,17 +1,33 @@
 """Writing the report: the .tex (and figures) into a folder, then the PDF when TeX is found.
 
-Every file is written atomically (a temporary file in the same folder, then a rename), so
-a failure never leaves half a report.  The PDF is compiled before anything is written;
-when TeX fails the new .tex and the log are kept for inspection and a stale PDF of the
-same name is removed, so the folder never holds a PDF that disagrees with its .tex.
+The PDF is compiled (in a temporary build folder) before anything is written.  The files
+of one report (``<stem>.tex``, ``<stem>.pdf`` or ``<stem>.log``, its figures) are then
+written as ONE transaction, so they are either all new or all old:
+
+1. every file is written into a hidden staging folder ``.<stem>.staging-<pid>-*`` beside
+   them, with a manifest of the files to remove (a stale PDF);
+2. the staging folder is renamed to ``.<stem>.commit`` — the commit point (one rename);
+3. each file is moved into place (``os.replace``) and the commit folder removed.
+
+SIGINT and SIGTERM are held back during 2–3, so an interruption leaves the old report or
+the new one.  A harder kill (SIGKILL, power loss) during 3 leaves the commit folder, and
+the next report of that stem first finishes it (rolls forward); a staging folder of a dead
+process is removed.  When TeX fails the new .tex and the log are kept for inspection and a
+stale PDF of the same name is removed; so is one that a changed .tex built without a PDF
+(``--no-pdf``, no engine) would contradict: the folder never holds a PDF that disagrees
+with its .tex.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import signal
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +41,16 @@ from symconv.problem import Problem
 
 __all__ = [
     "ReportResult",
+    "check_output_dir",
     "check_submission",
     "default_verification",
     "safe_stem",
     "write_atomic",
     "write_report",
+    "write_together",
 ]
+
+_MANIFEST = ".manifest.json"
 
 
 @dataclass
@@ -65,6 +85,107 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_output_dir(out_dir: Path, option: str = "-o") -> Path:
+    """``out_dir`` checked before any work (not empty, not a file or ``/dev/null``,
+    writable): see :func:`symconv.cli.options.output_dir`.  Raises
+    :class:`~symconv.errors.UsageError`."""
+    from symconv.cli.options import output_dir
+
+    return output_dir(option, out_dir)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (pending) until the block ends: a commit is not cut short."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _roll_forward(out_dir: Path, commit: Path) -> None:
+    """Move a committed transaction's files into place and remove the commit folder."""
+    manifest = commit / _MANIFEST
+    remove: list[str] = []
+    if manifest.exists():
+        remove = [str(name) for name in json.loads(manifest.read_text("utf-8"))["remove"]]
+    for item in sorted(commit.iterdir()):
+        if item.name != _MANIFEST:
+            os.replace(item, out_dir / item.name)
+    for name in remove:
+        (out_dir / name).unlink(missing_ok=True)
+    manifest.unlink(missing_ok=True)
+    commit.rmdir()
+
+
+def _recover(out_dir: Path, stem: str) -> None:
+    """Finish a transaction a hard kill interrupted; drop staging folders of dead runs."""
+    commit = out_dir / f".{stem}.commit"
+    if commit.is_dir():
+        with _signals_held():
+            _roll_forward(out_dir, commit)
+    for staging in out_dir.glob(f".{stem}.staging-*"):
+        pid = staging.name[len(f".{stem}.staging-") :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_together(
+    out_dir: Path, stem: str, files: Mapping[str, bytes], remove: Sequence[str] = ()
+) -> None:
+    """Write ``files`` (name → bytes) into ``out_dir`` and delete ``remove``, all or
+    nothing (the transaction of the module docstring).  Raises
+    :class:`~symconv.errors.SymconvError` when the folder cannot be written (a full disk).
+
+    Example:
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> write_together(folder, "r", {"r.tex": b"tex", "r.pdf": b"pdf"})
+        >>> sorted(p.name for p in folder.iterdir())
+        ['r.pdf', 'r.tex']
+        >>> shutil.rmtree(folder)
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _recover(out_dir, stem)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{stem}.staging-{os.getpid()}-", dir=out_dir)
+        )
+    except OSError as exc:
+        raise SymconvError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        for name, data in files.items():
+            target = staging / name
+            target.write_bytes(data)
+            os.chmod(target, 0o666 & ~mask)  # as a plain open() would create it
+        (staging / _MANIFEST).write_text(json.dumps({"remove": list(remove)}), "utf-8")
+        with _signals_held():
+            commit = out_dir / f".{stem}.commit"
+            os.rename(staging, commit)  # the commit point
+            _roll_forward(out_dir, commit)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise SymconvError(
+            f"cannot write the report into {out_dir}: {exc.strerror or exc}; nothing was changed"
+        ) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
@@ -107,6 +228,7 @@ def write_report(
     (the .tex and the log are written).
     """
     stem = safe_stem(name)
+    out_dir = check_output_dir(Path(out_dir), "out_dir")
     derivation = build(problem, form="both")
     figures: dict[str, bytes] = {}
     if experiment is not None:
@@ -121,39 +243,49 @@ def write_report(
         figures=list(figures),
         submission=submission,
     )
-    out_dir = Path(out_dir)
     result = ReportResult(tex=out_dir / f"{stem}.tex")
     pdf_bytes: bytes | None = None
+    missing: NoEngineError | None = None
     if pdf is not False:
         try:
             pdf_bytes, _ = compile_tex(tex, name=stem, files=figures, path=path)
         except NoEngineError as exc:
             if pdf:
-                # the .tex is still worth having: write it, then fail
-                _write_sources(result, out_dir, tex, figures)
-                raise SymconvError(str(exc)) from None
-            result.notes.append(f"no TeX engine found: wrote the .tex only; {INSTALL_HINT}")
+                missing = exc  # the .tex is still worth having: write it, then fail
+            else:
+                result.notes.append(f"no TeX engine found: wrote the .tex only; {INSTALL_HINT}")
         except TexError as exc:
             result.error = exc
-    _write_sources(result, out_dir, tex, figures)
-    pdf_path = out_dir / f"{stem}.pdf"
+    files = dict(figures)
+    files[f"{stem}.tex"] = tex.encode("utf-8")
+    pdf_path, log_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.log"
+    remove: list[str] = []
     if pdf_bytes is not None:
-        write_atomic(pdf_path, pdf_bytes)
+        files[pdf_path.name] = pdf_bytes
         result.pdf = pdf_path
-    elif result.error is not None:
-        log_path = out_dir / f"{stem}.log"
-        write_atomic(log_path, result.error.log.encode("utf-8"))
-        result.log = log_path
-        if pdf_path.exists():
-            pdf_path.unlink()
+        if log_path.exists():
+            remove.append(log_path.name)  # the log of an earlier failure
+    else:
+        if result.error is not None:
+            files[log_path.name] = result.error.log.encode("utf-8")
+            result.log = log_path
+        if pdf_path.exists() and (result.error is not None or _changed(out_dir, files)):
+            remove.append(pdf_path.name)
             result.notes.append(f"removed the stale {pdf_path.name}")
+    write_together(out_dir, stem, files, remove)
+    result.figures = [out_dir / name for name in figures]
+    if missing is not None:
+        raise SymconvError(str(missing)) from None
     return result
 
 
-def _write_sources(
-    result: ReportResult, out_dir: Path, tex: str, figures: dict[str, bytes]
-) -> None:
-    for file_name, data in figures.items():
-        write_atomic(out_dir / file_name, data)
-        result.figures.append(out_dir / file_name)
-    write_atomic(result.tex, tex.encode("utf-8"))
+def _changed(out_dir: Path, files: Mapping[str, bytes]) -> bool:
+    """Whether any of ``files`` differs from what ``out_dir`` holds (then an old PDF beside
+    them was built from other sources)."""
+    for name, data in files.items():
+        try:
+            if (out_dir / name).read_bytes() != data:
+                return True
+        except OSError:
+            return True
+    return False

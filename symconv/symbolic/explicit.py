@@ -29,7 +29,9 @@ from symconv.layer import Layer
 from symconv.problem import Problem
 
 __all__ = [
+    "EVALUATION_LIMIT",
     "EXPLICIT_LIMIT",
+    "MAX_EXACT_DIGITS",
     "QUANTITIES",
     "QUANTITY_LIKE",
     "ExplicitDerivation",
@@ -38,15 +40,28 @@ __all__ = [
     "check_explicit_size",
     "derive_explicit",
     "evaluate_steps",
+    "evaluation_size",
     "explicit_size",
     "named_entries",
     "quantity_shape",
     "window_table",
 ]
 
-# Above this many products the explicit expansion is refused unless forced (the closed
-# form is O(1)).  The experiment's second layer with a batch of 2 has 78,400.
+# Above this cost (see explicit_size) the explicit expansion is refused unless forced (the
+# closed form is O(1)).  The experiment's second layer with a batch of 2 costs 90,970
+# (78,400 products); one unit is about 60 µs of SymPy work.
 EXPLICIT_LIMIT = 100_000
+# Above this many products × SGD steps the exact evaluation is refused unless forced (one
+# product of one step is about 55 µs of exact arithmetic while the numbers stay small).
+EVALUATION_LIMIT = 200_000
+# An exact value of a step may have at most this many digits (numerator or denominator):
+# SGD's exact values grow by a few digits every step (the learning rate's denominator
+# multiplies in), and Python refuses to print integers beyond 4,300 digits.
+MAX_EXACT_DIGITS = 1000
+# SymPy objects built per output entry (its symbols ŷ and y, the loss summand, ∂L/∂ŷ, the
+# forward sum) in units of one product: measured, a 1-D layer of 8,000 outputs and 3 taps
+# takes 4 s of which 3 s are the per-output work.
+_PER_OUTPUT = 10
 
 
 @dataclass(frozen=True)
@@ -129,24 +144,65 @@ def window_table(problem: Problem) -> list[list[int | None]]:
 
 
 def explicit_size(layer: Layer) -> int:
-    """Products the explicit form builds: output entries × taps of each (``m·k`` in 1-D)."""
-    return layer.terms
+    """The cost of building the explicit form, in units of one product.
+
+    Every output entry visits every tap, the zero padding included (``layer.terms`` =
+    output entries × taps: padding, dilation, channels and batch all count), builds its
+    own symbols and loss summand (:data:`_PER_OUTPUT` units each), and every entry of x,
+    w and b is a symbol with its gradient (one unit each).
+
+    Example:
+        >>> from symconv.problem import load_problem
+        >>> explicit_size(load_problem("exercise2").layer)  # 2·3 + 10·2 + 4 + 3 + 2
+        35
+    """
+    entries = math.prod(layer.x_shape) + math.prod(layer.w_shape)
+    if layer.b_shape is not None:
+        entries += math.prod(layer.b_shape)
+    return layer.terms + _PER_OUTPUT * math.prod(layer.y_shape) + entries
 
 
-def check_explicit_size(problem: Problem, *, force: bool = False) -> None:
-    """Refuse an explicit expansion of more than ``EXPLICIT_LIMIT`` products unless ``force``."""
+def evaluation_size(problem: Problem) -> int:
+    """The cost of the exact evaluation: products × SGD steps (0 without values).
+
+    Example:
+        >>> from symconv.problem import load_problem
+        >>> evaluation_size(load_problem("exercise2").with_steps(3))
+        18
+    """
+    return problem.layer.terms * problem.steps if problem.has_values else 0
+
+
+def check_explicit_size(
+    problem: Problem, *, force: bool = False, evaluation: bool = True
+) -> None:
+    """Refuse, before any work, an explicit expansion costing more than
+    :data:`EXPLICIT_LIMIT` or (``evaluation``) an exact evaluation of more than
+    :data:`EVALUATION_LIMIT` products × steps, unless ``force``.  Raises
+    :class:`SizeError`."""
+    if force:
+        return
     layer = problem.layer
     size = explicit_size(layer)
-    if size > EXPLICIT_LIMIT and not force:
-        what = (
-            f"n={problem.n}, k={problem.k}"
-            if layer.is_single and layer.symmetric_padding is not None
-            else layer.describe()
-        )
+    what = (
+        f"n={problem.n}, k={problem.k}"
+        + (f", p={problem.padding}" if problem.padding else "")
+        + (f", d={problem.dilation}" if problem.dilation > 1 else "")
+        if layer.is_single and layer.symmetric_padding is not None
+        else layer.describe()
+    )
+    if size > EXPLICIT_LIMIT:
         raise SizeError(
-            f"the explicit form for {what} expands {size} products, one per output and tap "
-            f"(limit {EXPLICIT_LIMIT}); use --form closed, which does not depend on the "
-            "sizes, or --force to expand anyway"
+            f"the explicit form for {what} costs {size} units ({layer.terms} products, one "
+            f"per output and tap with the padding, and {math.prod(layer.y_shape)} output "
+            f"entries; limit {EXPLICIT_LIMIT}); use --form closed, which does not depend on "
+            "the sizes, or --force to expand anyway"
+        )
+    cost = evaluation_size(problem) if evaluation else 0
+    if cost > EVALUATION_LIMIT:
+        raise SizeError(
+            f"the exact values of {problem.steps} steps for {what} cost {cost} "
+            f"products × steps (limit {EVALUATION_LIMIT}); use fewer --steps, or --force"
         )
 
 
@@ -248,8 +304,8 @@ def _step(theta: Expr, lr: Rational, gradient: Expr) -> Expr:
 def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivation:
     """Derive every quantity of ``problem`` explicitly (see :class:`ExplicitDerivation`).
 
-    Raises :class:`SizeError` when the layer has more than :data:`EXPLICIT_LIMIT` products
-    (output entries × taps) and not ``force``.
+    Raises :class:`SizeError` when the layer costs more than :data:`EXPLICIT_LIMIT` (see
+    :func:`explicit_size`) and not ``force``.
 
     Example:
         >>> from symconv.problem import load_problem
@@ -257,7 +313,7 @@ def derive_explicit(problem: Problem, *, force: bool = False) -> ExplicitDerivat
         >>> d.yhat[0]
         b1 + w1*x1 + w2*x2 + w3*x3
     """
-    check_explicit_size(problem, force=force)
+    check_explicit_size(problem, force=force, evaluation=False)
     with paused_gc():
         return _derive(problem)
 
@@ -469,12 +525,44 @@ def _rational(value: Fraction) -> Rational:
     return result
 
 
+_BITS_PER_DIGIT = math.log2(10)
+
+
+def _bits(values: Iterator[Fraction] | tuple[Fraction, ...]) -> int:
+    """The largest bit length of a numerator or denominator (cheap: no conversion to text)."""
+    return max(
+        (max(abs(v.numerator).bit_length(), v.denominator.bit_length()) for v in values),
+        default=0,
+    )
+
+
+def _digit_guard(problem: Problem, step: int, bits: int, growth: int) -> None:
+    """Refuse values beyond :data:`MAX_EXACT_DIGITS` digits: at step ``step`` (1-based) the
+    largest has ``bits`` bits, and each further step adds about ``growth`` bits (SGD on a
+    quadratic loss: a linear recurrence, so the digits grow linearly)."""
+    digits = math.ceil(bits / _BITS_PER_DIGIT)
+    per_step = max(1, math.ceil(growth / _BITS_PER_DIGIT))
+    predicted = digits + per_step * (problem.steps - step)
+    if predicted <= MAX_EXACT_DIGITS:
+        return
+    usable = max(1, step - 1 + (MAX_EXACT_DIGITS - digits) // per_step)
+    if digits > MAX_EXACT_DIGITS:
+        usable = max(1, step - 1)
+    raise SizeError(
+        f"the exact values of {problem.steps} SGD steps would grow to about {predicted} digits "
+        f"(about {per_step} more each step; limit {MAX_EXACT_DIGITS}): use --steps {usable} or "
+        "fewer, or a learning rate with a smaller denominator"
+    )
+
+
 def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
     """Substitute the problem's values into the explicit expressions, step after step.
 
     Step ``t + 1`` starts from the ``w_next``, ``b_next`` of step ``t``; x and y stay fixed.
     Returns ``problem.steps`` entries.  Requires a problem with values.  Arithmetic is
-    exact (fractions); every number of the result is a SymPy ``Rational``.
+    exact (fractions); every number of the result is a SymPy ``Rational``.  Raises
+    :class:`SizeError` (after the first step, by the growth it shows) when the values would
+    outgrow :data:`MAX_EXACT_DIGITS` digits.
     """
     problem, sym = derivation.problem, derivation.symbols
     if not problem.has_values:
@@ -506,9 +594,16 @@ def evaluate_steps(derivation: ExplicitDerivation) -> list[StepValues]:
 
     steps: list[StepValues] = []
     point = forward(w, b)
-    for _ in range(problem.steps):
+    start_bits = _bits(tuple(fixed.values()) + w + (b or ()))
+    for number in range(1, problem.steps + 1):
         w_next = at(derivation.w_next, point)
         b_next = at(derivation.b_next, point) if derivation.b_next is not None else None
+        # the digits of the exact values, before anything is printed: refused early (after
+        # the first step, by the growth it shows) rather than by Python's 4,300-digit limit
+        bits = _bits(w_next + (b_next or ()))
+        if loss is not None:
+            bits = max(bits, _bits((point(loss),)))
+        _digit_guard(problem, number, bits, (bits - start_bits) // number)
         point_next = forward(w_next, b_next)
         steps.append(
             StepValues(
