@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
         dump_strict(document, sys.stdout, indent=2, ensure_ascii=False)  # no NaN/Infinity
     else:
+        from symconv.check.isolate import failure_summary
         from symconv.check.report import render_file, render_summary
 
         console = console_from_args(args)
@@ -71,4 +72,11 @@ def run(args: argparse.Namespace) -> int:
             render_file(console, data, plain=args.plain)
         if len(results) > 1:
             render_summary(console, results)
+        failures = failure_summary(results)
+        if failures["failed"]:
+            why = ", ".join(f"{reason}: {n}" for reason, n in sorted(failures["reasons"].items()))
+            console.print(
+                f"{failures['failed']} of {failures['files']} file(s) hit a limit ({why}); "
+                "their other equations were judged"
+            )
     return 1 if any(r["summary"]["incorrect"] for r in results) else 0

@@ -8,6 +8,19 @@ matches the current step or the next one — then the document has moved on to t
 updated weights, and so do the later equations.  Only such a parameter moves the step;
 an equation without step marks that is wrong at the current step but right at an
 earlier one (a recap of the gradient before the update) is right, read at that step.
+
+One time budget covers an equation's parse, judgement and diagnosis.  The bound here
+(``SIGALRM``) exists on the main thread only; :mod:`symconv.check.isolate` runs this
+module in worker processes with real limits (memory, CPU, a wall-clock kill) for any
+caller and thread.
+
+Example:
+    >>> from symconv.check.document import read_equations
+    >>> from symconv.check.truth import Truth
+    >>> from symconv.problem import load_problem
+    >>> equations = read_equations("$$\\\\hat{y}_1 = 14$$ $$\\\\hat{y}_2 = 21$$")
+    >>> [j.verdict for j in judge_document(equations, Truth(load_problem("exercise2")))]
+    ['correct', 'incorrect']
 """
 
 from __future__ import annotations
@@ -42,12 +55,26 @@ from symconv.check.rounding import MESSAGE as ROUNDING
 from symconv.check.rounding import has_rounding, within_rounding
 from symconv.check.truth import MAX_STEP, Truth
 
-__all__ = ["VERDICTS", "DocState", "Judgement", "Link", "TimedOut", "judge_document"]
+__all__ = [
+    "REASONS",
+    "VERDICTS",
+    "DocState",
+    "Judgement",
+    "Link",
+    "TimedOut",
+    "begin_document",
+    "judge_document",
+    "judge_next",
+    "reason_of",
+    "time_bound",
+]
 
 VERDICTS = ("correct", "incorrect", "notation", "unchecked")
 TIME_LIMIT = 2.0  # seconds per equation
 MAX_INSTANCES = 50
 _OK = ("correct", "notation")  # the verdicts of a right equation
+# why an equation is unchecked (design.md's JSON contract, plus the limits of isolation)
+REASONS = ("unsupported", "unreadable", "no claim", "timeout", "unbound symbol", "resource limit")
 
 
 class TimedOut(Exception):
@@ -81,6 +108,7 @@ class Judgement:
     links: list[Link] = field(default_factory=list)
     pending: Callable[[], Diagnosis | None] | None = None  # diagnosed once it is kept
     key: tuple[str, int] | None = None  # the quantity on the left (its truth) and the step
+    reason: str | None = None  # for ``unchecked``: one of REASONS (None: read from message)
 
 
 @dataclass
@@ -98,7 +126,7 @@ class DocState:
 
 
 @contextmanager
-def _time_bound(seconds: float) -> Iterator[None]:
+def time_bound(seconds: float) -> Iterator[None]:
     """Raise :class:`TimedOut` after ``seconds`` (main thread only; else no bound)."""
     usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
     if not usable or seconds <= 0:
@@ -127,46 +155,106 @@ def judge_document(
     equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
 ) -> list[Judgement]:
     """Judge every equation in order (definitions and step changes carry forward)."""
+    state = begin_document(equations, truth, time_limit=time_limit)
+    if isinstance(state, list):
+        return state
+    return [judge_next(equation, state) for equation in equations]
+
+
+def begin_document(
+    equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
+) -> DocState | list[Judgement]:
+    """The state to judge ``equations`` in, or their judgements if none can be judged."""
     layer = truth.problem.layer
     if not layer.is_single or not truth.problem.loss_spec.has_target:
         # the checker reads 1-D one-channel derivations with a loss; anything else is
         # said to be outside what it judges, never judged wrongly
         what = layer.describe() if not layer.is_single else "an upstream gradient (no loss)"
         return [
-            Judgement(equation, "unchecked", f"unchecked: unsupported: a layer of {what}")
+            Judgement(
+                equation,
+                "unchecked",
+                f"unchecked: unsupported: a layer of {what}",
+                reason="unsupported",
+            )
             for equation in equations
         ]
     if _zero_based(equations):
         truth.base = 0
-    state = DocState(truth=truth, time_limit=time_limit)
-    results = []
-    for equation in equations:
-        try:
-            with _time_bound(state.time_limit):
-                judgement = _judge(equation, state)
-        except TimedOut:
-            judgement = Judgement(
-                equation, "unchecked", f"unchecked: timed out after {state.time_limit:g} s"
-            )
-        except RecursionError:
-            judgement = Judgement(equation, "unchecked", "unchecked: nested too deeply")
-        _diagnose(judgement, state.time_limit)
-        if judgement.key is not None and judgement.verdict in ("correct", "notation"):
-            state.established.add(judgement.key)
-        results.append(judgement)
-    return results
+    return DocState(truth=truth, time_limit=time_limit)
 
 
-def _diagnose(judgement: Judgement, seconds: float) -> None:
-    """Name the mistake of an incorrect equation (within its own time bound)."""
+def judge_next(
+    equation: Equation, state: DocState, *, seconds: float | None = None, diagnose: bool = True
+) -> Judgement:
+    """Judge the next equation of the document: parse, judgement and diagnosis within
+    one budget of ``seconds`` (default ``state.time_limit``).
+
+    A diagnosis cut short by the budget is left out (the verdict stands); an equation
+    whose judgement is cut short is unchecked with the reason ``timeout``.
+    """
+    budget = state.time_limit if seconds is None else seconds
+    if budget <= 0:
+        return Judgement(
+            equation, "unchecked", "unchecked: no time left in the budget", reason="timeout"
+        )
+    judgement: Judgement | None = None
+    try:
+        with time_bound(budget):
+            judgement = _judge(equation, state)
+            if diagnose:
+                _diagnose(judgement)
+    except TimedOut:
+        if judgement is None:
+            message = f"unchecked: timed out after {budget:.3g} s"
+            judgement = Judgement(equation, "unchecked", message, reason="timeout")
+    except RecursionError:
+        judgement = Judgement(
+            equation, "unchecked", "unchecked: nested too deeply", reason="unreadable"
+        )
+    judgement.pending = None  # a diagnosis not made in the budget is not made later
+    if judgement.key is not None and judgement.verdict in _OK:
+        state.established.add(judgement.key)
+    return judgement
+
+
+def _diagnose(judgement: Judgement) -> None:
+    """Name the mistake of an incorrect equation (in what is left of its budget)."""
     pending, judgement.pending = judgement.pending, None
     if pending is None or judgement.verdict != "incorrect":
         return
     try:
-        with _time_bound(seconds):
-            judgement.diagnosis = pending()
-    except (TimedOut, RecursionError, EvalError):
+        judgement.diagnosis = pending()
+    except (RecursionError, EvalError):
         judgement.diagnosis = None
+
+
+_REASON_WORDS = (
+    ("unsupported", "unsupported"),
+    ("timed out", "timeout"),
+    ("unknown symbol", "unbound symbol"),
+    ("not an equation", "no claim"),
+    ("relation ", "no claim"),
+)
+
+
+def reason_of(judgement: Judgement) -> str | None:
+    """Why ``judgement`` is unchecked (one of :data:`REASONS`), None if it is not.
+
+    Example:
+        >>> from symconv.check.document import Equation
+        >>> reason_of(Judgement(Equation("a", None, 1), "unchecked", "unchecked: not an equation"))
+        'no claim'
+    """
+    if judgement.verdict != "unchecked":
+        return None
+    if judgement.reason is not None:
+        return judgement.reason
+    message = judgement.message
+    for words, reason in _REASON_WORDS:
+        if words in message:
+            return reason
+    return "unreadable"  # outside the notation the checker reads, or beyond its limits
 
 
 # ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = ["MAX_CHARS", "MAX_DEPTH", "ParseFailure", "normalise", "parse_equatio
 MAX_CHARS = 6000  # longer equations are not read
 MAX_DEPTH = 40  # deeper nesting of { ( [ is not read
 MAX_CELLS = 2500  # matrix cells per equation
+MAX_RAW_CHARS = 4 * MAX_CHARS  # raw text (spacing not yet removed) beyond this is not read
 
 
 class ParseFailure(Exception):
@@ -165,8 +166,12 @@ def normalise(text: str) -> str:
         else:
             out.append(char)
     text = "".join(out).strip()
-    # trailing punctuation of the sentence the equation ends
-    return re.sub(r"[\s,.;]+$", "", text)
+    # trailing punctuation of the sentence the equation ends (a scan from the end: a
+    # regex anchored at `$` would retry from every start of a long run, quadratic)
+    end = len(text)
+    while end and (text[end - 1].isspace() or text[end - 1] in ",.;"):
+        end -= 1
+    return text[:end]
 
 
 @lru_cache(maxsize=1)
@@ -192,6 +197,8 @@ def parse_equation(text: str) -> Tree[Token]:
     Raises :class:`ParseFailure` with a short reason for text outside the notation or
     beyond the limits.
     """
+    if len(text) > MAX_RAW_CHARS:  # before any rule reads it
+        raise ParseFailure(f"too long to read ({len(text)} characters, limit {MAX_CHARS})")
     text = normalise(text)
     if not text:
         raise ParseFailure("empty equation")

@@ -1,16 +1,37 @@
-"""Check documents: read, judge, serialise — one file per process with ``jobs > 1``."""
+"""Check documents: read, judge, serialise — each document in a worker process with limits.
+
+Every document is read and judged in a worker (:mod:`symconv.check.isolate`): memory,
+CPU and wall-clock bounds hold for any caller and thread, and a document that exceeds
+them costs only its own equations (``unchecked``, reason ``timeout`` or ``resource
+limit``; its file object says ``failure``).  ``check_files`` with ``jobs > 1`` judges
+that many files at once; every file's result is returned, in order.
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from symconv.check.isolate import Limits, Worker, check_isolated, failure_summary
 
 # defined in symconv.errors (every user-facing exception); importable from here too
 from symconv.errors import CheckInputError
-from symconv.problem import Problem
 
-__all__ = ["CheckInputError", "check_files", "check_text", "read_document"]
+if TYPE_CHECKING:
+    from symconv.problem import Problem
+
+__all__ = [
+    "CheckInputError",
+    "Limits",
+    "check_files",
+    "check_text",
+    "failure_summary",
+    "prestart",
+    "read_document",
+]
 
 MAX_BYTES = 2_000_000
 
@@ -30,37 +51,63 @@ def read_document(path: str) -> str:
         raise CheckInputError(f"`FILE` (={path!r}) cannot be read: {exc.strerror}") from None
 
 
+def _limits(time_limit: float, limits: Limits | None) -> Limits:
+    return limits if limits is not None else Limits(equation_s=time_limit)
+
+
 def check_text(
-    text: str, problem: Problem, *, name: str = "<text>", time_limit: float = 2.0
+    text: str,
+    problem: Problem,
+    *,
+    name: str = "<text>",
+    time_limit: float = 2.0,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """Judge the displayed equations of ``text``; the JSON object of one file.
+
+    ``time_limit`` is the budget of each equation (parse, judgement and diagnosis);
+    ``limits`` (if given) sets every bound instead.
 
     Example:
         >>> from symconv.problem import load_problem
         >>> check_text("$$\\\\hat{y}_1 = 14$$", load_problem("exercise2"))["summary"]["correct"]
         1
     """
-    from symconv.check.document import read_equations
-    from symconv.check.judge import judge_document
-    from symconv.check.report import file_json
-    from symconv.check.truth import Truth
-
-    judgements = judge_document(read_equations(text), Truth(problem), time_limit=time_limit)
-    return file_json(name, judgements)
-
-
-def _check_path(path: str, problem: Problem, time_limit: float) -> dict[str, Any]:
-    return check_text(read_document(path), problem, name=path, time_limit=time_limit)
+    return check_isolated(text, problem, name=name, limits=_limits(time_limit, limits))
 
 
 def check_files(
-    paths: list[str], problem: Problem, *, jobs: int = 1, time_limit: float = 2.0
+    paths: list[str],
+    problem: Problem,
+    *,
+    jobs: int = 1,
+    time_limit: float = 2.0,
+    limits: Limits | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every file (in ``jobs`` processes); all are read first so a bad one fails early."""
-    for path in paths:
-        read_document(path)
+    """Check every file (``jobs`` at a time); all are read first so an unreadable one
+    fails early.  A file that hits a limit keeps its place in the list (``failure``)."""
+    texts = [read_document(path) for path in paths]
+    bounds = _limits(time_limit, limits)
+    payload = pickle.dumps(problem)
     if jobs <= 1 or len(paths) <= 1:
-        return [_check_path(path, problem, time_limit) for path in paths]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-        futures = [pool.submit(_check_path, path, problem, time_limit) for path in paths]
+        return [check_isolated(t, payload, name=p, limits=bounds) for p, t in zip(paths, texts)]
+    with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+        futures = [
+            pool.submit(check_isolated, text, payload, name=path, limits=bounds)
+            for path, text in zip(paths, texts)
+        ]
         return [future.result() for future in futures]
+
+
+def prestart(count: int = 1) -> None:
+    """Start ``count`` workers in the background (their start-up overlaps the caller's
+    own, e.g. loading the problem); they wait idle for the first documents."""
+    from symconv.check.isolate import give_back
+
+    def start() -> None:
+        for _ in range(count):
+            worker = Worker()
+            worker.start()
+            give_back(worker)
+
+    threading.Thread(target=start, name="symconv-prestart", daemon=True).start()
