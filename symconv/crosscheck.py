@@ -87,7 +87,7 @@ BACKENDS = (
 # repeats what finite differences prove) or one Python expression per product (lambdify)
 # run on layers up to these sizes only.
 _FINITE_DIFF_ENTRIES = 300
-_GRADCHECK_ENTRIES = 60
+_GRADCHECK_ENTRIES = 40
 _LAMBDIFY_PRODUCTS = 6_000
 # Problem values are listed in a check's config (to replay it) up to this many entries.
 _CONFIG_VALUES = 200
@@ -381,12 +381,15 @@ def compare(
     *,
     truth_floats: Quantities | None = None,
     config: dict[str, Any] | None = None,
+    tolerances: dict[tuple[str, str], Any] | None = None,
 ) -> list[Check]:
     """One :class:`Check` per quantity that ``got`` has (``None`` entries must match).
 
     ``truth_floats`` (``truth`` rounded to float64) and ``config`` (the configuration's
-    JSON) may be passed when the caller has them already.
+    JSON) may be passed when the caller has them already; ``tolerances`` is a cache of the
+    tolerance arrays, shared by the backends of one configuration.
     """
+    tolerances = tolerances if tolerances is not None else {}
     magnitudes = magnitudes if magnitudes is not None else magnitudes_of(problem)
     floats = truth_floats if truth_floats is not None else _as_floats(truth)
     loss_magnitude = float(magnitudes["loss"] or 0.0)
@@ -417,18 +420,23 @@ def compare(
             continue
         # the error against the exact value, computed without rounding the truth twice
         error = np.abs(value - exact)
-        tol = np.broadcast_to(
-            tolerance(backend, problem, np.asarray(magnitudes[quantity]), loss_magnitude),
-            exact.shape,
-        )
-        finite = bool(np.all(np.isfinite(value)))
-        ok = finite and bool(np.all(error <= tol))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(np.abs(exact) > 0, error / np.abs(exact), error)
+        kind = _tolerance_kind(backend)
+        tol = tolerances.get((kind, quantity))
+        if tol is None:
+            tol = np.broadcast_to(
+                tolerance(backend, problem, np.asarray(magnitudes[quantity]), loss_magnitude),
+                exact.shape,
+            )
+            tolerances[kind, quantity] = tol
+        finite_entries = np.isfinite(value)
+        finite = bool(finite_entries.all())
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            rel = np.where(exact != 0, error / np.abs(exact), error)
+            # error/tolerance per entry: an exact 0 is 0, a non-finite value infinitely bad
             ratio = np.where(error == 0, 0.0, np.where(tol > 0, error / tol, np.inf))
-            ratio = np.where(np.isfinite(value), ratio, np.inf)
-        flat = int(np.argmax(np.nan_to_num(ratio, nan=np.inf))) if ratio.size else 0
+            ratio[~finite_entries] = np.inf
+        flat = int(np.argmax(ratio)) if ratio.size else 0
+        ok = finite and (float(ratio.flat[flat]) <= 1.0 if ratio.size else True)
         index = tuple(int(i) for i in np.unravel_index(flat, exact.shape)) if exact.shape else ()
         checks.append(
             Check(
@@ -446,6 +454,13 @@ def compare(
             )
         )
     return checks
+
+
+def _tolerance_kind(backend: str) -> str:
+    """What a backend's tolerance depends on: finite differences, or its dtype."""
+    if backend.startswith("finite-diff"):
+        return "finite-diff"
+    return "float32" if backend.endswith("float32") else "float64"
 
 
 def _gradcheck(problem: Problem) -> Check:
@@ -476,6 +491,7 @@ def check_problem(
     floats = _as_floats(truth)
     magnitudes = magnitudes_of(problem)
     config = _config(problem)
+    tolerances: dict[tuple[str, str], Any] = {}
     checks: list[Check] = []
     table = dict(_BACKENDS)
     chosen = list(backends)
@@ -493,7 +509,14 @@ def check_problem(
         with np.errstate(over="ignore", invalid="ignore"):
             got = function(problem, np.dtype(dtype))
             checks += compare(
-                problem, truth, got, name, magnitudes, truth_floats=floats, config=config
+                problem,
+                truth,
+                got,
+                name,
+                magnitudes,
+                truth_floats=floats,
+                config=config,
+                tolerances=tolerances,
             )
     return checks
 

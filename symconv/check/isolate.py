@@ -219,9 +219,25 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
                     reason="unreadable",
                 )
         conn.send(("result", index, _entry(judgement, name)))
+    conn.send(("done", _peak_kb()))
+
+
+def _peak_kb() -> int:
+    """This process's peak resident memory in KiB.
+
+    Linux's ``VmHWM`` belongs to the address space, which ``exec`` makes anew; getrusage's
+    ``ru_maxrss`` survives ``exec`` and so counts the parent's memory at the fork too.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
     import resource
 
-    conn.send(("done", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 # --- the parent side ---------------------------------------------------------------------
