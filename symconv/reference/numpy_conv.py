@@ -35,6 +35,7 @@ is read as float64); ``w``, ``b``, the target and ``lr`` are cast to it.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -84,9 +85,10 @@ LOSS_KINDS = ("sse_half", "mse", "upstream")
 # building blocks: padding, the window index tables, gather and their adjoints
 
 
+@lru_cache(maxsize=256)
 def padded_positions(layer: Layer) -> Positions:
     """Per axis, the ``(O_a, K_a)`` table ``s_a·i + d_a·j``: the padded position read by
-    output position ``i`` with tap ``j``.
+    output position ``i`` with tap ``j`` (cached per layer: the arrays are read-only).
 
     Example:
         >>> from symconv.layer import make_layer
@@ -101,12 +103,16 @@ def padded_positions(layer: Layer) -> Positions:
         outputs = (n + before + after - d * (k - 1) - 1) // s + 1
         i = np.arange(outputs, dtype=np.intp)[:, None]
         j = np.arange(k, dtype=np.intp)[None, :]
-        tables.append(s * i + d * j)
+        table = s * i + d * j
+        table.flags.writeable = False
+        tables.append(table)
     return tuple(tables)
 
 
+@lru_cache(maxsize=256)
 def padded_sources(layer: Layer) -> tuple[NDArray[np.intp], ...]:
-    """Per axis, the input position that each padded position copies (−1: a zero).
+    """Per axis, the input position that each padded position copies (−1: a zero;
+    cached per layer: the arrays are read-only).
 
     Padded position ``q`` holds ``x[q − p_before]`` inside the input; outside it holds 0
     (zeros) or ``x[(q − p_before) mod n]`` (circular).
@@ -125,6 +131,7 @@ def padded_sources(layer: Layer) -> tuple[NDArray[np.intp], ...]:
             position = position % n
         else:
             position = np.where((position >= 0) & (position < n), position, -1)
+        position.flags.writeable = False
         sources.append(position)
     return tuple(sources)
 
