@@ -107,3 +107,27 @@ def test_report_cli_on_a_2d_problem(tmp_path: Path) -> None:
     assert status == 0
     assert (tmp_path / "conv2d_small.pdf").is_file()
     assert shutil.which("pdftotext") is None or (tmp_path / "conv2d_small.tex").is_file()
+
+
+def test_check_on_a_2d_problem_says_unsupported_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "work.md"
+    document.write_text("# my 2-D work\n\n$$\\hat{y}_{1} = 4$$\n", encoding="utf-8")
+    status = main(["check", str(document), "--problem", "conv2d_small", "--json"])
+    captured = capsys.readouterr()
+    assert status == 2  # design.md: nothing could be checked
+    assert "nothing could be checked" in captured.err and captured.err.count("\n") == 1
+    import json
+
+    (equation,) = json.loads(captured.out)["equations"]
+    assert equation["verdict"] == "unchecked" and equation["reason"] == "unsupported"
+
+
+def test_check_without_equations_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "prose.md"
+    document.write_text("Only words here, no displayed math.\n", encoding="utf-8")
+    assert main(["check", str(document)]) == 2
+    assert "nothing could be checked" in capsys.readouterr().err

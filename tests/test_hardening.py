@@ -333,8 +333,12 @@ def test_a_huge_file_in_a_batch_keeps_the_others(
     good.write_text(GOOD_DOCUMENT)
     huge.write_text("\n\n".join(HUGE_TOKENS) + "\n")
     status = _run(["check", str(huge), str(good), "--json", "--jobs", "2"])
-    results = _strict(capsys.readouterr().out)
-    assert status == 0 and len(results) == 2
+    captured = capsys.readouterr()
+    results = _strict(captured.out)
+    # every result is kept; the exit status says one document had nothing checkable
+    # (design.md: exit 2), with the reason in one line on stderr
+    assert status == 2 and len(results) == 2
+    assert "nothing could be checked in" in captured.err and "huge.md" in captured.err
     assert results[1]["summary"]["correct"] == 1  # ŷ1 = 14 (by hand)
     assert [eq["verdict"] for eq in results[0]["equations"]] == ["unchecked"] * len(HUGE_TOKENS)
 

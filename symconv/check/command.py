@@ -79,4 +79,23 @@ def run(args: argparse.Namespace) -> int:
                 f"{failures['failed']} of {failures['files']} file(s) hit a limit ({why}); "
                 "their other equations were judged"
             )
-    return 1 if any(r["summary"]["incorrect"] for r in results) else 0
+    if any(r["summary"]["incorrect"] for r in results):
+        return 1
+    # design.md: a document in which nothing could be checked (no equation found, or every
+    # equation unchecked) is bad input, exit 2 — with the reason on stderr
+    empty = [r["file"] for r in results if not _judged(r)]
+    if empty:
+        print(
+            f"symconv: error: nothing could be checked in {empty[0]}"
+            + (f" and {len(empty) - 1} more file(s)" if len(empty) > 1 else "")
+            + " (no equation found, or every equation unchecked; see the reasons above)",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def _judged(result: dict[str, Any]) -> bool:
+    """Whether a document had at least one equation judged (correct, incorrect, notation)."""
+    summary = result["summary"]
+    return any(summary.get(verdict, 0) for verdict in ("correct", "incorrect", "notation"))
