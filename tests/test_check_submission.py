@@ -73,7 +73,10 @@ def test_cli_json_exit_status_and_time() -> None:
     elapsed = time.perf_counter() - start
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"file", "equations", "summary"}
+    assert set(data) == {"file", "equations", "summary", "binding"}
+    # the exercise's own dialect: ŷ the output, y the target, nothing rewritten
+    assert data["binding"]["roles"] == {"output": "ŷ", "target": "y"}
+    assert data["binding"]["text"] == ""
     first = data["equations"][0]
     assert {"label", "line", "verdict", "message", "expected", "diagnosis"} <= set(first)
     assert first["label"] == "1a" and first["line"] == 13

@@ -44,6 +44,7 @@ __all__ = [
     "Value",
     "evaluate",
     "name_key",
+    "spelled",
 ]
 
 MAX_SUM_TERMS = 2000
@@ -325,6 +326,11 @@ def _spelled(tree: Tree[Token] | Token) -> str | None:
         sign = "+" if kind == "add" else "-"
         return left + sign + right if left is not None and right is not None else None
     return None
+
+
+def spelled(tree: Tree[Token] | Token) -> str | None:
+    """A word or a short expression spelled by letters (``new``, ``t+1``, ``\\text{old}``)."""
+    return _spelled(tree)
 
 
 def _step_word(tree: Tree[Token] | Token, ctx: Context) -> int | None:

@@ -187,6 +187,9 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
                 judge_next(equations[index], started, seconds=left(), diagnose=False)
             except Exception:  # as when it was judged first
                 pass
+    if not isinstance(started, list):
+        binding = started.binding
+        conn.send(("bound", {"text": binding.describe(), **binding.to_json()}))
     conn.send(("resumed",))
     for index in range(resume, len(equations)):
         equation: Equation = equations[index]
@@ -394,6 +397,7 @@ class Worker:
         skip: set[int] = set()
         failures: list[tuple[str, str, str | None]] = []  # reason, message, equation
         error: SymconvError | None = None
+        binding: dict[str, Any] | None = None
         broken = 0  # workers found dead before they were given the document
         while True:
             self.start(limits.memory_mb)
@@ -429,6 +433,8 @@ class Worker:
                     kind = message[0]
                     if kind == "read":
                         metas = message[1]
+                    elif kind == "bound":
+                        binding = message[1]
                     elif kind == "resumed":
                         resumed = True
                     elif kind == "result":
@@ -468,7 +474,10 @@ class Worker:
                 failures.append((reason, message, None))
             for meta in metas[len(entries) :]:
                 entries.append(_unchecked(meta, reason, message))
-        return _file_object(name, entries, failures)
+        data = _file_object(name, entries, failures)
+        if binding is not None:
+            data["binding"] = binding
+        return data
 
 
 def _label(metas: list[tuple[str, str | None, int, str]] | None, index: int) -> str:

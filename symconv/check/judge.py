@@ -36,6 +36,7 @@ from functools import partial
 from lark import Token, Tree
 from sympy import ImmutableMatrix, Symbol
 
+from symconv.check.bind import Binding, infer, zero_based
 from symconv.check.diagnose import Diagnosis, diagnose
 from symconv.check.document import Equation
 from symconv.check.evaluate import (
@@ -123,6 +124,8 @@ class DocState:
     established: set[tuple[str, int]] = field(default_factory=set)
     reached: int = 0  # the latest step whose values it has computed (``w^{(1)} = [1.56 …]``)
     mentioned: int = 0  # the latest step it has named (``w^{(1)} = w − α·∂L/∂w``), right or not
+    binding: Binding = field(default_factory=Binding)  # which symbol plays which role
+    trees: dict[str, Tree[Token]] = field(default_factory=dict)  # equations read, bound
 
 
 @contextmanager
@@ -179,9 +182,21 @@ def begin_document(
             )
             for equation in equations
         ]
-    if _zero_based(equations):
+    trees: dict[str, Tree[Token]] = {}
+    for equation in equations:
+        if equation.latex not in trees:
+            try:
+                trees[equation.latex] = parse_equation(equation.latex)
+            except (ParseFailure, RecursionError):
+                continue
+    binding = infer(list(trees.values()), dict(truth.problem.notation))
+    trees = {latex: binding.apply(tree) for latex, tree in trees.items()}
+    if binding.index_base is not None:
+        truth.base = binding.index_base
+    elif _zero_based(equations) or zero_based(trees.values()):
         truth.base = 0
-    return DocState(truth=truth, time_limit=time_limit)
+        binding.index_base = 0
+    return DocState(truth=truth, time_limit=time_limit, binding=binding, trees=trees)
 
 
 def judge_next(
@@ -294,10 +309,12 @@ def _output_index(lhs: Tree[Token], ctx: Context) -> int | None:
 
 
 def _judge(equation: Equation, state: DocState) -> Judgement:
-    try:
-        tree = parse_equation(equation.latex)
-    except ParseFailure as exc:
-        return Judgement(equation, "unchecked", f"unchecked: {exc}")
+    tree = state.trees.get(equation.latex)
+    if tree is None:
+        try:
+            tree = state.binding.apply(parse_equation(equation.latex))
+        except ParseFailure as exc:
+            return Judgement(equation, "unchecked", f"unchecked: {exc}")
     sides, relations = _sides(tree)
     if len(sides) < 2:
         return Judgement(equation, "unchecked", "unchecked: not an equation (no `=`)")

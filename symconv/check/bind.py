@@ -1,0 +1,640 @@
+"""Decide which symbol of a document plays which role, and rewrite its equations so.
+
+People name the layer's quantities in many ways: the output ``ŷ``, ``y``, ``o``, ``z``,
+``\\text{out}``; the target ``y``, ``t``, ``d``, ``y^*``, ``y_{true}``; the gradient of the
+loss ``∂L/∂w``, ``dw``, ``δ_i`` ("let δ_i = ∂L/∂o_i"), ``\\bar{w}``, ``w'``.  The binding is
+decided once per document, from what its equations say:
+
+1. the ``[notation]`` table of the problem, when it names a role, wins;
+2. the **output** is the name defined by the forward pass (the left side of an equation
+   whose right side holds both the input and the weights), else the first output
+   spelling the document uses (``y`` only when something else is the target);
+3. the **target** is the other name of the loss's difference (``(o_i − t_i)²``), else the
+   first target spelling used; a document without one has no target;
+4. the input, weights, bias, loss and learning rate keep their spellings' meaning;
+5. after renaming, a name defined as a loss gradient (``δ_i = ∂L/∂ŷ_i``,
+   ``\\bar{y}_i := ∂L/∂y_i``, ``y_i' = ∂L/∂y_i``) stands for that gradient everywhere — an
+   adjoint bar or a gradient prime on one role means the same on every role — and the code
+   shorthand ``dw``, ``dw_j``, ``dx``, ``db``, ``dy_i`` means ``∂L/∂·`` when the document uses it.
+
+The equations are then rewritten into the checker's own names (``\\hat{y}`` for the output,
+``y`` for the target, ``∂L/∂·`` for gradients), so everything after this step reads one
+dialect.  :meth:`Binding.describe` says which binding was used.
+
+Example:
+    >>> from symconv.check.parse import parse_equation
+    >>> trees = [parse_equation(r"o_i = \\sum_j w_j x_{i+j-1} + b_i"),
+    ...          parse_equation(r"L = \\frac{1}{2} \\sum_i (o_i - t_i)^2")]
+    >>> binding = infer(trees)
+    >>> binding.describe()
+    'output o → ŷ, target t → y'
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Token, Tree
+
+from symconv.check.evaluate import name_key, spelled
+from symconv.notation import GRADIENT_OF, ROLES, WORD_SUBSCRIPTS
+
+__all__ = ["Binding", "ident_of", "infer", "zero_based"]
+
+Node = Tree[Token]
+
+_NAME_KINDS = ("letter", "greek", "text", "accent", "font", "cal")
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "eta", "theta", "lambda",
+    "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega",
+    "kappa", "zeta", "Delta", "ell",
+}  # fmt: skip
+_LOSS = set(ROLES["loss"].spellings)
+_PARAMETERS = {*ROLES["input"].spellings, *ROLES["weights"].spellings, *ROLES["bias"].spellings}
+_RATES = set(ROLES["learning_rate"].spellings)
+_TARGET_ONLY = [s for s in ROLES["target"].spellings if s not in ROLES["output"].spellings]
+# gradients by the shorthand dX are of these canonical names
+_SHORTHAND = {"w", "b", "x", "hat:y"}
+_NOT_A_ROLE = "?"
+
+
+# ---------------------------------------------------------------------------------------
+# names
+
+
+def _word(script: Node) -> str | None:
+    """The word of a subscript that is part of a name (``_{true}``, ``_{\\text{pred}}``)."""
+    if script.data != "sub":
+        return None
+    arg = script.children[-1]
+    word = spelled(arg)
+    if word is None:
+        return None
+    word = word.replace(" ", "").lower()
+    return word if word in WORD_SUBSCRIPTS else None
+
+
+def _leading_word(script: Node) -> tuple[str, Node] | None:
+    """``_{pred,1}``: the word and the subscript left (``_1``); else None."""
+    arg = script.children[-1]
+    if script.data != "sub" or not isinstance(arg, Tree) or arg.data != "subtuple":
+        return None
+    parts: list[Any] = [c for c in arg.children if isinstance(c, Tree)]
+    word = spelled(parts[0])
+    word = word.replace(" ", "").lower() if word is not None else None
+    if word is None or word not in WORD_SUBSCRIPTS:
+        return None
+    left: Node = parts[1] if len(parts) == 2 else Tree("subtuple", parts[1:])
+    return word, Tree("sub", [script.children[0], left])
+
+
+def _is_star(script: Node) -> bool:
+    arg = script.children[-1]
+    return (
+        script.data == "sup"
+        and isinstance(arg, Tree)
+        and arg.data == "text"
+        and (str(arg.children[0]) == "*")
+    )
+
+
+def ident_of(node: Node, *, prime: bool = False) -> tuple[str, list[Node]] | None:
+    """The document symbol a name node denotes and its remaining scripts.
+
+    ``y_{true}`` → ``("y|true", [])``, ``y^*_i`` → ``("y^*", [sub i])``, ``\\text{out}_i`` →
+    ``("text:out", [sub i])``; with ``prime``, a prime is part of the symbol (``w'`` →
+    ``("w'", [])``).  None for anything that is not a name.
+    """
+    if node.data == "scripted":
+        primary = node.children[0]
+        scripts = [c for c in node.children[1:] if isinstance(c, Tree)]
+    else:
+        primary, scripts = node, []
+    if not isinstance(primary, Tree) or primary.data not in _NAME_KINDS:
+        return None
+    found = name_key(primary)
+    if found is None:
+        return None
+    key, inner = found
+    rest: list[Node] = []
+    suffix = ""
+    for script in [*inner, *scripts]:
+        word = _word(script)
+        leading = _leading_word(script) if word is None else None
+        if leading is not None and "|" not in key:
+            key += "|" + leading[0]
+            rest.append(leading[1])
+        elif word is not None and "|" not in key:
+            key += "|" + word
+        elif _is_star(script) and not suffix:
+            suffix = "^*"
+        elif prime and script.data == "prime" and "'" not in suffix:
+            suffix += "'"
+        else:
+            rest.append(script)
+    return key + suffix, rest
+
+
+def _is_name(node: Node) -> bool:
+    primary = node.children[0] if node.data == "scripted" else node
+    return isinstance(primary, Tree) and primary.data in _NAME_KINDS
+
+
+def _canonical(key: str) -> Node:
+    """The checker's own spelling of a canonical key, as a tree."""
+    if key == _NOT_A_ROLE:
+        return Tree("text", [Token("TEXT", r"\text{y (neither the output nor the target)}")])
+    if key.startswith("hat:"):
+        return Tree(
+            "accent", [Token("ACCENT", r"\hat"), Tree("letter", [Token("LETTER", key[4:])])]
+        )
+    if key in _GREEK:
+        return Tree("greek", [Token("GREEK", "\\" + key)])
+    return Tree("letter", [Token("LETTER", key)])
+
+
+def _with_scripts(primary: Node, scripts: list[Node]) -> Node:
+    return Tree("scripted", [primary, *scripts]) if scripts else primary
+
+
+def _gradient(role: Node) -> Node:
+    """``\\frac{\\partial L}{\\partial <role>}``."""
+    letter: Node = Tree("letter", [Token("LETTER", "L")])
+    loss: Node = Tree("partial", [Token("PARTIAL", r"\partial"), letter])
+    return Tree(
+        "frac",
+        [Token("FRAC", r"\frac"), loss, Tree("partial", [Token("PARTIAL", r"\partial"), role])],
+    )
+
+
+def _sides(tree: Node) -> list[Node]:
+    if tree.data != "chain":
+        return [tree]
+    return [c for c in tree.children if isinstance(c, Tree)]
+
+
+def _walk(tree: Node, *, in_sub: bool = False) -> Iterator[tuple[Node, bool]]:
+    """Every node with whether it sits in an index (a name's subscript or a sum's bounds)."""
+    stack: list[tuple[Node, bool]] = [(tree, in_sub)]
+    while stack:
+        node, inside = stack.pop()
+        yield node, inside
+        indexed = node.data == "bigsum" or (node.data == "scripted" and _is_name(node))
+        for child in reversed(node.children):
+            if isinstance(child, Tree):
+                stack.append((child, inside or (indexed and child.data in ("sub", "sup"))))
+
+
+def _names(tree: Node, *, prime: bool = False) -> Iterator[tuple[str, list[Node], Node]]:
+    """The name nodes outside indices: (symbol, remaining scripts, node)."""
+    skip: set[int] = set()
+    for node, inside in _walk(tree):
+        if inside or id(node) in skip or not _is_name(node):
+            continue
+        found = ident_of(node, prime=prime)
+        if found is None:
+            continue
+        if node.data == "scripted":
+            skip.add(id(node.children[0]))  # the primary is part of this name
+        yield found[0], found[1], node
+
+
+def _rewrite(
+    tree: Node, replace: Callable[[Node, bool], Node | None], *, in_sub: bool = False
+) -> Node:
+    """``tree`` with every node that ``replace`` answers for replaced (top-down)."""
+    new = replace(tree, in_sub)
+    if new is not None:
+        return new
+    indexed = tree.data == "bigsum" or (tree.data == "scripted" and _is_name(tree))
+    children: list[Any] = []
+    changed = False
+    for child in tree.children:
+        if isinstance(child, Tree):
+            inside = in_sub or (indexed and child.data in ("sub", "sup"))
+            done = _rewrite(child, replace, in_sub=inside)
+            changed = changed or done is not child
+            children.append(done)
+        else:
+            children.append(child)
+    return Tree(tree.data, children, tree.meta) if changed else tree
+
+
+# ---------------------------------------------------------------------------------------
+# the binding
+
+
+@dataclass
+class Binding:
+    """Which document symbol plays which role (``renames``: symbol → canonical key),
+    which names stand for loss gradients (``gradients``: symbol → canonical key of what
+    they differentiate), and whether ``dX`` is the shorthand for ∂L/∂X."""
+
+    renames: dict[str, str] = field(default_factory=dict)
+    gradients: dict[str, str] = field(default_factory=dict)
+    shorthand: bool = False
+    index_base: int | None = None
+    source: dict[str, str] = field(default_factory=dict)  # role → "document" | "notation table"
+
+    @property
+    def is_plain(self) -> bool:
+        """The checker's own dialect: nothing to rewrite."""
+        return (
+            all(k == v for k, v in self.renames.items())
+            and not self.gradients
+            and not self.shorthand
+        )
+
+    def apply(self, tree: Node) -> Node:
+        """``tree`` in the checker's names (the input is not changed)."""
+        if self.is_plain:
+            return tree
+        renamed = _rewrite(tree, self._rename) if self.renames else tree
+        if self.shorthand:
+            renamed = _rewrite(renamed, _expand_shorthand)
+        if self.gradients:
+            renamed = _rewrite(renamed, self._expand_gradient)
+        return renamed
+
+    def _rename(self, node: Node, in_sub: bool) -> Node | None:
+        if in_sub or not _is_name(node):
+            return None
+        found = ident_of(node)
+        if found is None:
+            return None
+        symbol, rest = found
+        target = self.renames.get(symbol)
+        if target is None or target == symbol:
+            if node.data == "scripted" and ("|" in symbol or "^*" in symbol):
+                # y_{true} is one name: its primary `y` is not renamed on its own
+                return Tree("scripted", [node.children[0], *self._scripts(node.children[1:])])
+            return None
+        return _with_scripts(_canonical(target), self._scripts(rest))
+
+    def _scripts(self, scripts: list[Any]) -> list[Node]:
+        return [
+            _rewrite(s, self._rename, in_sub=s.data == "sub")
+            for s in scripts
+            if isinstance(s, Tree)
+        ]
+
+    def _expand_gradient(self, node: Node, in_sub: bool) -> Node | None:
+        if in_sub or not _is_name(node):
+            return None
+        found = ident_of(node, prime=True)
+        if found is None or found[0] not in self.gradients:
+            return None
+        symbol, rest = found
+        subs = [s for s in rest if s.data == "sub"]
+        others = [s for s in rest if s.data != "sub"]
+        gradient = _gradient(_with_scripts(_canonical(self.gradients[symbol]), subs[:1]))
+        if others or subs[1:]:
+            return Tree("scripted", [Tree("paren", [gradient]), *subs[1:], *others])
+        return gradient
+
+    def describe(self) -> str:
+        """The binding in words (empty for the checker's own dialect)."""
+        parts = []
+        for role in ("output", "target", "input", "weights", "bias"):
+            key = ROLES[role].key
+            for symbol, target in self.renames.items():
+                if target == key and symbol != key:
+                    parts.append(f"{role} {_show(symbol)} → {ROLES[role].unicode}")
+        for symbol, key in self.gradients.items():
+            parts.append(f"{_show(symbol)} = ∂L/∂{_unicode(key)}")
+        if self.shorthand:
+            parts.append("dX = ∂L/∂X")
+        if self.index_base == 0:
+            parts.append("0-based")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The binding for ``--json`` (design.md's ``[notation]`` role names)."""
+        roles: dict[str, str] = {}
+        for role in ("output", "target", "input", "weights", "bias"):
+            key = ROLES[role].key
+            for symbol, target in self.renames.items():
+                if target == key:
+                    roles[role] = _show(symbol)
+        return {
+            "roles": roles,
+            "gradients": {_show(s): _unicode(k) for s, k in self.gradients.items()},
+            "shorthand": self.shorthand,
+            "source": dict(self.source),
+        }
+
+
+def _show(symbol: str) -> str:
+    """A document symbol as people read it: ``hat:y`` → ŷ, ``y|true`` → y_true."""
+    base, _, word = symbol.partition("|")
+    star = base.endswith("^*") or word.endswith("^*")
+    prime = "'" if symbol.endswith("'") else ""
+    base = base.removesuffix("'").removesuffix("^*")
+    word = word.removesuffix("'").removesuffix("^*")
+    if base.startswith("hat:"):
+        base = base[4:] + "\u0302"
+    elif base.startswith("bar:"):
+        base = base[4:] + "\u0304"
+    elif ":" in base:
+        base = base.split(":", 1)[1]
+    elif base in _GREEK:
+        base = {"delta": "δ", "Delta": "Δ", "eta": "η", "alpha": "α", "ell": "ℓ"}.get(base, base)
+    return unicodedata.normalize(
+        "NFC", base + ("_" + word if word else "") + ("*" if star else "") + prime
+    )
+
+
+def _unicode(key: str) -> str:
+    for role in ROLES.values():
+        if role.key == key:
+            return role.unicode
+    return key
+
+
+def _expand_shorthand(node: Node, in_sub: bool) -> Node | None:
+    """``d w_j`` (a product of the letter d and a role's name) → ∂L/∂w_j."""
+    if in_sub:
+        return None
+    if node.data == "frac":
+        return node  # dL/dw as a fraction is read by the evaluator itself
+    if node.data != "imul":
+        return None
+    factors = _flatten(node)
+    out: list[Node] = []
+    changed = False
+    index = 0
+    while index < len(factors):
+        factor = factors[index]
+        if _is_d(factor) and index + 1 < len(factors) and _shorthand_name(factors[index + 1]):
+            out.append(_gradient(factors[index + 1]))
+            index += 2
+            changed = True
+            continue
+        out.append(_rewrite(factor, _expand_shorthand))
+        index += 1
+    if not changed:
+        return None
+    result = out[0]
+    for factor in out[1:]:
+        result = Tree("imul", [result, factor])
+    return result
+
+
+def _flatten(node: Node) -> list[Node]:
+    factors: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.data == "imul":
+            stack.extend(reversed([c for c in current.children if isinstance(c, Tree)]))
+        else:
+            factors.append(current)
+    return factors
+
+
+def _is_d(node: Node) -> bool:
+    return node.data == "letter" and str(node.children[0]) == "d"
+
+
+def _shorthand_name(node: Node) -> bool:
+    if not _is_name(node):
+        return False
+    found = ident_of(node)
+    return found is not None and found[0] in _SHORTHAND
+
+
+# ---------------------------------------------------------------------------------------
+# inference
+
+
+def _contains(tree: Node, symbols: set[str]) -> bool:
+    return any(symbol in symbols for symbol, _, _ in _names(tree))
+
+
+def _lhs_symbol(tree: Node, *, prime: bool = False) -> tuple[str, list[Node]] | None:
+    lhs = _sides(tree)[0]
+    if tree.data != "chain" or not _is_name(lhs):
+        return None
+    return ident_of(lhs, prime=prime)
+
+
+def _forward_output(trees: Iterable[Node]) -> str | None:
+    """The name the forward pass defines (``o_i = Σ_j w_j x_{i+j-1} + b_i``)."""
+    inputs, weights = set(ROLES["input"].spellings), set(ROLES["weights"].spellings)
+    not_outputs = _PARAMETERS | _LOSS | _RATES
+    for tree in trees:
+        found = _lhs_symbol(tree)
+        if found is None or found[0] in not_outputs or found[0] not in ROLES["output"].spellings:
+            continue
+        for side in _sides(tree)[1:]:
+            if _contains(side, inputs) and _contains(side, weights):
+                return found[0]
+    return None
+
+
+def _differences(tree: Node) -> Iterator[tuple[str, str]]:
+    """The pairs of names subtracted from each other (``o_i - t_i`` → (o, t))."""
+    for node, inside in _walk(tree):
+        if inside or node.data != "subtract":
+            continue
+        left, right = [c for c in node.children if isinstance(c, Tree)]
+        a = [s for s, _, _ in _names(left)]
+        b = [s for s, _, _ in _names(right)]
+        if len(a) == 1 and len(b) == 1:
+            yield a[0], b[0]
+
+
+def _loss_target(trees: Iterable[Node], output: str) -> str | None:
+    """The other name of the loss's difference with the output."""
+    targets = set(ROLES["target"].spellings)
+    for tree in trees:
+        found = _lhs_symbol(tree)
+        if found is None or found[0] not in _LOSS:
+            continue
+        for side in _sides(tree)[1:]:
+            for a, b in _differences(side):
+                if a == output and b in targets:
+                    return b
+                if b == output and a in targets:
+                    return a
+    return None
+
+
+def _symbol_of_spelling(spelling: str) -> str:
+    """A ``[notation]`` spelling (``o``, ``\\hat{y}``, ``y_{true}``, ``delta``) as a symbol."""
+    from symconv.check.parse import ParseFailure, parse_equation
+
+    if spelling in _GREEK:
+        return spelling
+    try:
+        tree = parse_equation(spelling)
+    except ParseFailure:
+        return "text:" + spelling
+    node = _sides(tree)[0]
+    found = ident_of(node, prime=True) if _is_name(node) else None
+    if found is None or found[1]:
+        return "text:" + spelling
+    return found[0]
+
+
+def infer(trees: list[Node], notation: Mapping[str, str | int] | None = None) -> Binding:
+    """The binding of a document whose equations parsed to ``trees`` (see the module)."""
+    notation = dict(notation or {})
+    used: dict[str, int] = {}
+    for tree in trees:
+        for symbol, _, _ in _names(tree):
+            used[symbol] = used.get(symbol, 0) + 1
+    binding = Binding()
+    if isinstance(notation.get("index_base"), int):
+        binding.index_base = int(notation["index_base"])
+
+    def given(role: str) -> str | None:
+        value = notation.get(role)
+        return _symbol_of_spelling(value) if isinstance(value, str) else None
+
+    output = given("output")
+    if output is not None:
+        binding.source["output"] = "notation table"
+    else:
+        output = _forward_output(trees)
+        if output is None:
+            has_target = any(s in used for s in _TARGET_ONLY)
+            for spelling in ROLES["output"].spellings:
+                if spelling in used and (spelling != "y" or (has_target and "hat:y" not in used)):
+                    output = spelling
+                    break
+        if output is not None:
+            binding.source["output"] = "document"
+    if output is None:
+        output = "hat:y"
+    target = given("target")
+    if target is not None:
+        binding.source["target"] = "notation table"
+    else:
+        target = _loss_target(trees, output)
+        if target is None:
+            for spelling in ROLES["target"].spellings:
+                if spelling in used and spelling != output:
+                    target = spelling
+                    break
+        if target is not None:
+            binding.source["target"] = "document"
+    renames: dict[str, str] = {output: "hat:y"}
+    if target is not None and target != output:
+        renames[target] = "y"
+    elif output == "y":
+        pass  # y is the output; the document names no target
+    for role in ("input", "weights", "bias", "loss", "learning_rate"):
+        key = ROLES[role].key
+        mine = given(role)
+        spellings = [mine] if mine is not None else list(ROLES[role].spellings)
+        for spelling in spellings:
+            if spelling in used and spelling not in renames and spelling != key:
+                if role in ("loss", "learning_rate") and mine is None:
+                    continue  # the evaluator reads every usual loss and rate name
+                renames[spelling] = key
+    # a target spelling the document does not use as the target is not the checker's y
+    if "y" in used and "y" not in renames and target is not None:
+        renames["y"] = _NOT_A_ROLE  # neither the output nor the target: an unknown name
+    binding.renames = renames
+
+    renamed = [binding.apply(tree) for tree in trees]
+    binding.shorthand = "d" not in renames and any(_uses_shorthand(tree) for tree in renamed)
+    if binding.shorthand:
+        renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
+    binding.gradients = _gradient_names(renamed, given("gradient"), renames)
+    return binding
+
+
+def _uses_shorthand(tree: Node) -> bool:
+    for node, inside in _walk(tree):
+        if inside or node.data != "imul":
+            continue
+        factors = _flatten(node)
+        for first, second in itertools.pairwise(factors):
+            if _is_d(first) and _shorthand_name(second):
+                return True
+    return False
+
+
+def _loss_gradient_of(side: Node) -> str | None:
+    """The canonical key ``side`` is the loss gradient with respect to (∂L/∂ŷ_i → hat:y)."""
+    if side.data == "frac":
+        top, bottom = [c for c in side.children if isinstance(c, Tree)]
+        if top.data == "partial" and bottom.data == "partial":
+            loss = [c for c in top.children if isinstance(c, Tree)]
+            wrt = [c for c in bottom.children if isinstance(c, Tree)]
+            if len(loss) == 1 and len(wrt) == 1 and _is_name(loss[0]) and _is_name(wrt[0]):
+                l_found, w_found = ident_of(loss[0]), ident_of(wrt[0])
+                if l_found and w_found and l_found[0] in _LOSS and w_found[0] in _SHORTHAND:
+                    return w_found[0]
+    return None
+
+
+def _gradient_names(
+    trees: list[Node], given: str | None, renames: Mapping[str, str]
+) -> dict[str, str]:
+    """Names defined as a loss gradient (δ_i = ∂L/∂ŷ_i), extended to every role for a bar
+    or a prime (an adjoint ȳ defined means x̄ and w̄ are adjoints too)."""
+    canonical = set(_SHORTHAND)
+    found: dict[str, str] = {}
+    if given is not None:
+        found[given] = ROLES[GRADIENT_OF.get(given, "output")].key
+    for tree in trees:
+        lhs = _lhs_symbol(tree, prime=True)
+        if lhs is None or lhs[0] in canonical or lhs[0] in found:
+            continue
+        for side in _sides(tree)[1:]:
+            key = _loss_gradient_of(side)
+            if key is not None:
+                found[lhs[0]] = key
+                break
+    spellings = {key: key.removeprefix("hat:") for key in canonical}
+    spellings.update({key: symbol for symbol, key in renames.items() if key in canonical})
+    for symbol in list(found):
+        accent = symbol.split(":", 1)[0] if ":" in symbol else None
+        if accent in ("bar", "overline"):
+            for key, spelling in spellings.items():
+                found.setdefault(f"{accent}:{spelling}", key)
+        if symbol.endswith("'"):
+            for key in canonical:
+                found.setdefault(key + "'", key)
+    return found
+
+
+def zero_based(trees: Iterable[Node]) -> bool:
+    """Does the document number from 0: an entry 0 of the weights, bias, output or target
+    (``w_0``, ``o_0``), or a sum from 0 (``\\sum_{j=0}``)?  ``x_0`` alone is not enough: in
+    a 1-based document with padding it is a zero of the padding."""
+    for tree in trees:
+        for node, inside in _walk(tree):
+            if inside:
+                continue
+            if node.data == "bigsum":
+                for script in node.children[1:]:
+                    if isinstance(script, Tree) and script.data == "sub":
+                        arg = script.children[-1]
+                        if (
+                            isinstance(arg, Tree)
+                            and arg.data == "binding"
+                            and _is_zero(arg.children[-1])
+                        ):
+                            return True
+            elif node.data == "scripted" and _is_name(node):
+                found = ident_of(node)
+                if found is None or found[0] not in ("w", "b", "hat:y", "y"):
+                    continue
+                subs = [s for s in found[1] if s.data == "sub"]
+                if subs and _is_zero(subs[0].children[-1]):
+                    return True
+    return False
+
+
+def _is_zero(node: Any) -> bool:
+    while isinstance(node, Tree) and node.data in ("group", "paren") and len(node.children) == 1:
+        node = node.children[0]
+    return isinstance(node, Tree) and node.data == "number" and str(node.children[0]) == "0"
