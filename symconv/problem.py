@@ -250,6 +250,22 @@ class Problem:
         """The same problem with another number of SGD steps (validated like ``--steps``)."""
         return replace(self, steps=parse_size("--steps", steps, maximum=_MAX_STEPS))
 
+    def with_notation(self, table: Mapping[str, Any]) -> Problem:
+        """The same problem with another ``[notation]`` table (validated like the file's).
+
+        Example:
+            >>> load_problem("exercise2").with_notation({"output": "o"}).notation
+            (('output', 'o'),)
+        """
+        unknown = sorted(set(table) - set(NOTATION_KEYS))
+        if unknown:
+            raise ProblemError(
+                f"notation.{unknown[0]}",
+                table[unknown[0]],
+                "is not a role; allowed: " + ", ".join(NOTATION_KEYS),
+            )
+        return replace(self, notation=_notation(table))
+
     def with_layer(self, **changes: object) -> Problem:
         """The same problem on a changed layer (validated), e.g. ``with_layer(stride=2)``.
 
@@ -544,10 +560,18 @@ def problem_from_dict(raw: Mapping[str, Any]) -> Problem:
                 f"is required when [values] is given (give {', '.join(needed)} or no [values])",
             )
         single = layer.is_single
-        x = _tensor("values.x", values["x"], layer.x_shape,
-                    f"input_length n = {layer.input_shape[0]}" if single else "the input x")
-        w = _tensor("values.w", values["w"], layer.w_shape,
-                    f"kernel_size k = {layer.kernel_size[0]}" if single else "the weights w")
+        x = _tensor(
+            "values.x",
+            values["x"],
+            layer.x_shape,
+            f"input_length n = {layer.input_shape[0]}" if single else "the input x",
+        )
+        w = _tensor(
+            "values.w",
+            values["w"],
+            layer.w_shape,
+            f"kernel_size k = {layer.kernel_size[0]}" if single else "the weights w",
+        )
         m_text = f"the output length m = {layer.output_shape[0]}" if single else "the output"
         if loss.has_target:
             y = _tensor("values.y", values["y"], layer.y_shape, m_text)
@@ -642,8 +666,11 @@ def _flatten(
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         wanted = "×".join(map(str, shape))
         raise ProblemError(
-            where, value, f"must be a list of {shape[0]} ({wanted} in all: {what})"
-            if len(shape) > 1 else f"must be a list of {shape[0]} numbers ({what})"
+            where,
+            value,
+            f"must be a list of {shape[0]} ({wanted} in all: {what})"
+            if len(shape) > 1
+            else f"must be a list of {shape[0]} numbers ({what})",
         )
     if len(value) != shape[0]:
         text = f"{what} needs exactly {shape[0]}"
@@ -652,7 +679,12 @@ def _flatten(
         raise ProblemError(where, value, f"has {len(value)} entries; {text}")
     for index, item in enumerate(value):
         _flatten(
-            field, item, shape[1:], what, out, [*path, index + 1],
+            field,
+            item,
+            shape[1:],
+            what,
+            out,
+            [*path, index + 1],
             droppable=droppable and shape[0] == 1,
         )
 
@@ -688,6 +720,7 @@ def _bias_values(layer: Layer, value: object) -> Values | Rational | None:
             "values.b",
             value,
             f'must be a list of m = {size} numbers for an untied bias (layer.bias = "untied")'
-            if layer.is_single else f"must be a list in the shape {layer.b_shape} ({what})",
+            if layer.is_single
+            else f"must be a list in the shape {layer.b_shape} ({what})",
         )
     return _tensor("values.b", value, layer.b_shape, what)

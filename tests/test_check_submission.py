@@ -73,7 +73,12 @@ def test_cli_json_exit_status_and_time() -> None:
     elapsed = time.perf_counter() - start
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"file", "equations", "summary", "binding"}
+    assert set(data) == {"file", "equations", "summary", "binding", "problem"}
+    assert data["problem"] == {
+        "name": "exercise2",
+        "title": "Exercise 2: convolution in 1-D",
+        "default": True,
+    }
     # the exercise's own dialect: ŷ the output, y the target, nothing rewritten
     assert data["binding"]["roles"] == {"output": "ŷ", "target": "y"}
     assert data["binding"]["text"] == ""

@@ -486,7 +486,9 @@ def infer(trees: list[Node], notation: Mapping[str, str | int] | None = None) ->
     notation = dict(notation or {})
     used: dict[str, int] = {}
     for tree in trees:
-        for symbol, _, _ in _names(tree):
+        for symbol, _, node in _names(tree):
+            if symbol == "d" and node.data != "scripted":
+                continue  # the d of dw or dL/dw, not a name
             used[symbol] = used.get(symbol, 0) + 1
     binding = Binding()
     if isinstance(notation.get("index_base"), int):

@@ -1,4 +1,4 @@
-"""``symconv check FILE... [--problem FILE|NAME] [--json] [--jobs N]``.
+"""``symconv check FILE... [--problem FILE|NAME] [--json] [--jobs N] [--inline]``.
 
 ``configure`` only adds options (cheap to import); ``run`` imports lark and SymPy.
 Exit status: 0 nothing incorrect, 1 something incorrect, 2 unreadable input or usage.
@@ -19,7 +19,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``symconv check``."""
     from symconv.cli.options import add_problem_options
 
-    parser.add_argument("files", nargs="+", metavar="FILE", help="Markdown or LaTeX documents")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="Markdown, LaTeX (.tex) or Jupyter (.ipynb) documents",
+    )
     add_problem_options(parser, default=f"{DEFAULT_PROBLEM} (the options change it)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
@@ -30,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         default="2",
         help="seconds per equation, a number in (0, 600] (default 2)",
+    )
+    parser.add_argument(
+        "--inline",
+        action="store_true",
+        help="read inline math ($…$, \\(…\\)) as equations too (by default only when a "
+        "document has no display math)",
     )
     parser.add_argument("--plain", action="store_true", help="no colour")
     parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
@@ -54,10 +65,21 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = _positive("--jobs", str(args.jobs), int)
     timeout = seconds("--timeout", str(args.timeout))  # finite, in (0, 600]
-    if args.problem is None:
+    defaulted = args.problem is None
+    if defaulted:
         args.problem = DEFAULT_PROBLEM
     problem = load_problem_from_args(args)
-    results = check_files(args.files, problem, jobs=jobs, time_limit=timeout)
+    inline = True if args.inline else None  # None: when a document has no display math
+    results = check_files(args.files, problem, jobs=jobs, time_limit=timeout, inline=inline)
+    about = {"name": str(args.problem), "title": problem.title, "default": defaulted}
+    for data in results:
+        data["problem"] = about
+        if _off_topic(data):
+            data["note"] = (
+                f"this document does not seem to be about {args.problem} ({problem.title}): "
+                "none of its equations holds for it"
+                + ("; give its problem with --problem FILE|NAME" if defaulted else "")
+            )
     if args.json:
         document: Any = results[0] if len(results) == 1 else results
         from symconv.serialize import dump_strict
@@ -68,8 +90,17 @@ def run(args: argparse.Namespace) -> int:
         from symconv.check.report import render_file, render_summary
 
         console = console_from_args(args)
+        if defaulted:
+            console.print(
+                f"problem: {DEFAULT_PROBLEM} ({problem.title}), the default; "
+                "give --problem FILE|NAME for another",
+                markup=False,
+                highlight=False,
+            )
         for data in results:
             render_file(console, data, plain=args.plain)
+            if "note" in data:
+                console.print(f"  note: {data['note']}", markup=False, highlight=False)
         if len(results) > 1:
             render_summary(console, results)
         failures = failure_summary(results)
@@ -93,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _off_topic(result: dict[str, Any]) -> bool:
+    """No equation holds and at least three were judged wrong or could not be read: the
+    numbers fit no equation of the problem."""
+    summary = result["summary"]
+    return (
+        not summary.get("correct", 0)
+        and not summary.get("notation", 0)
+        and summary.get("incorrect", 0) + summary.get("unchecked", 0) >= 3
+        and summary.get("incorrect", 0) >= 1
+    )
 
 
 def _judged(result: dict[str, Any]) -> bool:

@@ -54,6 +54,7 @@ from symconv.check.match import compare, show
 from symconv.check.parse import ParseFailure, parse_equation
 from symconv.check.rounding import MESSAGE as ROUNDING
 from symconv.check.rounding import has_rounding, within_rounding
+from symconv.check.scope import beyond
 from symconv.check.truth import MAX_STEP, Truth
 
 __all__ = [
@@ -310,11 +311,19 @@ def _output_index(lhs: Tree[Token], ctx: Context) -> int | None:
 
 def _judge(equation: Equation, state: DocState) -> Judgement:
     tree = state.trees.get(equation.latex)
+    failure: ParseFailure | None = None
     if tree is None:
         try:
             tree = state.binding.apply(parse_equation(equation.latex))
         except ParseFailure as exc:
-            return Judgement(equation, "unchecked", f"unchecked: {exc}")
+            failure = exc
+    outside = beyond(equation.latex, tree, state.truth.problem)
+    if outside is not None:
+        return Judgement(
+            equation, "unchecked", f"unchecked: unsupported: {outside}", reason="unsupported"
+        )
+    if tree is None:
+        return Judgement(equation, "unchecked", f"unchecked: {failure}")
     sides, relations = _sides(tree)
     if len(sides) < 2:
         return Judgement(equation, "unchecked", "unchecked: not an equation (no `=`)")

@@ -1,0 +1,116 @@
+"""Say when an equation is about something the checker does not judge.
+
+The checker judges one 1-D convolution layer with one channel, a loss and SGD.  An
+equation about more — 2-D indices (``y_{i,j}``, ``y_{11}`` read as row 1, column 1),
+channels (``x^{(c)}``), an activation (ReLU, σ, tanh), pooling, a second layer
+(``W^{[2]}``) — is answered ``unchecked`` with the reason ``unsupported`` and a sentence
+naming what is out of scope, never judged as if it were about the layer.
+
+Example:
+    >>> from symconv.check.parse import parse_equation
+    >>> from symconv.problem import load_problem
+    >>> problem = load_problem("exercise2")
+    >>> beyond(r"a_i = \\operatorname{ReLU}(\\hat{y}_i)", None, problem)
+    'an activation function (ReLU) after the layer'
+    >>> beyond(r"\\hat{y}_{i,j} = 3", parse_equation(r"\\hat{y}_{i,j} = 3"), problem)
+    'two indices on ŷ (a 2-D layer) where the problem is 1-D'
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark import Token, Tree
+
+from symconv.check.bind import ident_of
+from symconv.notation import ROLES
+from symconv.problem import Problem
+
+__all__ = ["beyond"]
+
+_ACTIVATIONS = re.compile(
+    r"\\operatorname\s*+\{\s*+(ReLU|relu|ReLu|LeakyReLU|softmax|tanh|sigmoid|GELU|ELU)\s*+\}"
+    r"|\\(?:text|mathrm)\s*+\{\s*+(ReLU|relu|ReLu|softmax|sigmoid|tanh)\s*+\}"
+    r"|\\(tanh)(?![A-Za-z])"
+    r"|\\(sigma)\s*+(?:'|\^\s*+\{?\s*+\\prime\s*+\}?)?+\s*+\\?(?:left)?\s*+\("
+    r"|(?<![A-Za-z\\])(ReLU|relu|softmax|sigmoid)\s*+\("
+)
+_POOLING = re.compile(
+    r"\\max(?![A-Za-z])|\\(?:text|mathrm|operatorname)\s*+\{\s*+(?:max|avg|mean)?_?pool"
+    r"|\\arg\s*+max|\\operatorname\s*+\{\s*+(?:arg\s*+)?max\s*+\}"
+)
+_LAYER_MARK = re.compile(r"\^\s*+\{?\s*+\[\s*+(?:\d|l|L|\\ell)[^\]]{0,6}\]")
+_CHANNEL_MARK = re.compile(r"\^\s*+\{\s*+\(\s*+[c]\s*+(?:,\s*+c'?\s*+)?\)\s*+\}")
+_ROLE_KEYS = {
+    ROLES[r].key: ROLES[r].unicode for r in ("input", "weights", "bias", "output", "target")
+}
+_SIZES = {"x": "input", "w": "weights", "hat:y": "output", "y": "target", "b": "bias"}
+
+
+def beyond(latex: str, tree: Tree[Token] | None, problem: Problem) -> str | None:
+    """What makes the equation ``latex`` (``tree``: as bound) out of scope, or None."""
+    found = _ACTIVATIONS.search(latex)
+    if found:
+        name = next(g for g in found.groups() if g)
+        return f"an activation function ({'σ' if name == 'sigma' else name}) after the layer"
+    if re.search(r"\\max\s*+\\?(?:left)?\s*+\(\s*+0\s*+,", latex):
+        return "an activation function (ReLU, written max(0, ·)) after the layer"
+    if _POOLING.search(latex):
+        return "pooling (a maximum over outputs) after the layer"
+    if _LAYER_MARK.search(latex):
+        return "a second layer (a layer index in brackets)"
+    if _CHANNEL_MARK.search(latex):
+        return "channels (a channel superscript) where the problem has one channel"
+    if tree is None:
+        return None
+    return _indices(tree, problem)
+
+
+def _length(problem: Problem, key: str) -> int:
+    layer = problem.layer
+    if key == "x":
+        return layer.input_shape[0]
+    if key == "w":
+        return layer.kernel_size[0]
+    if key == "b":
+        return layer.output_shape[0] if problem.bias == "untied" else 1
+    return layer.output_shape[0]
+
+
+def _indices(tree: Tree[Token], problem: Problem) -> str | None:
+    """Two indices on a quantity of the layer: ``x_{i,j}``, or ``y_{11}`` beyond its length."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        stack.extend(reversed([c for c in node.children if isinstance(c, Tree)]))
+        if node.data != "scripted":
+            continue
+        found = ident_of(node)
+        if found is None or found[0] not in _ROLE_KEYS:
+            continue
+        key, scripts = found
+        for script in scripts:
+            if script.data != "sub":
+                continue
+            arg = script.children[-1]
+            while (
+                isinstance(arg, Tree) and arg.data in ("group", "paren") and len(arg.children) == 1
+            ):
+                arg = arg.children[0]
+            name = _ROLE_KEYS[key]
+            if isinstance(arg, Tree) and arg.data == "subtuple":
+                return f"two indices on {name} (a 2-D layer) where the problem is 1-D"
+            if isinstance(arg, Tree) and arg.data == "number":
+                digits = str(arg.children[0])
+                length = _length(problem, key)
+                if (
+                    len(digits) == 2
+                    and digits.isdigit()
+                    and int(digits) > length
+                    and all(1 <= int(c) <= 9 for c in digits)
+                ):
+                    return (
+                        f"{name}_{digits} reads as a 2-D index (row {digits[0]}, column "
+                        f"{digits[1]}) where the problem's {name} has {length} entries"
+                    )
+    return None
