@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -238,6 +239,8 @@ class Binding:
     gradients: dict[str, str] = field(default_factory=dict)
     shorthand: bool = False
     index_base: int | None = None
+    matrices: dict[str, str] = field(default_factory=dict)  # W → the Jacobian ∂ŷ/∂x ...
+    einstein: bool = False  # a repeated index on the right is summed (said in the prose)
     source: dict[str, str] = field(default_factory=dict)  # role → "document" | "notation table"
 
     @property
@@ -247,7 +250,12 @@ class Binding:
             all(k == v for k, v in self.renames.items())
             and not self.gradients
             and not self.shorthand
+            and not self.matrices
+            and not self.einstein
+            and not self.updates
         )
+
+    updates: bool = False  # Δw and w(1) are read (the textbook's update notation)
 
     def apply(self, tree: Node) -> Node:
         """``tree`` in the checker's names (the input is not changed)."""
@@ -258,7 +266,22 @@ class Binding:
             renamed = _rewrite(renamed, _expand_shorthand)
         if self.gradients:
             renamed = _rewrite(renamed, self._expand_gradient)
+        if self.matrices:
+            renamed = _rewrite(renamed, self._rename_matrix)
+        if self.updates:
+            renamed = _rewrite(renamed, _expand_updates)
+        if self.einstein:
+            renamed = _einstein(renamed)
         return renamed
+
+    def _rename_matrix(self, node: Node, in_sub: bool) -> Node | None:
+        if in_sub or not _is_name(node):
+            return None
+        found = ident_of(node)
+        if found is None or found[0] not in self.matrices:
+            return None
+        text: Node = Tree("text", [Token("TEXT", r"\text{" + self.matrices[found[0]] + "}")])
+        return _with_scripts(text, self._scripts(found[1]))
 
     def _rename(self, node: Node, in_sub: bool) -> Node | None:
         if in_sub or not _is_name(node):
@@ -308,6 +331,10 @@ class Binding:
             parts.append(f"{_show(symbol)} = ∂L/∂{_unicode(key)}")
         if self.shorthand:
             parts.append("dX = ∂L/∂X")
+        for symbol, what in self.matrices.items():
+            parts.append(f"{_show(symbol)} = " + ("∂ŷ/∂x" if what == _TOEPLITZ else "∂ŷ/∂w"))
+        if self.einstein:
+            parts.append("repeated indices summed")
         if self.index_base == 0:
             parts.append("0-based")
         return ", ".join(parts)
@@ -376,6 +403,15 @@ def _expand_shorthand(node: Node, in_sub: bool) -> Node | None:
             continue
         out.append(_rewrite(factor, _expand_shorthand))
         index += 1
+    if not changed and len(factors) == 2 and _shorthand_name(factors[1]):
+        # lr · dw reads (lr · d) w: the d is the last factor of the left operand
+        left = _without_last_d(factors[0])
+        if left is not None:
+            return (
+                Tree("mul", [left[0], Token("MULOP", r"\cdot"), _gradient(factors[1])])
+                if left[0] is not None
+                else _gradient(factors[1])
+            )
     if not changed:
         return None
     result = out[0]
@@ -481,8 +517,12 @@ def _symbol_of_spelling(spelling: str) -> str:
     return found[0]
 
 
-def infer(trees: list[Node], notation: Mapping[str, str | int] | None = None) -> Binding:
-    """The binding of a document whose equations parsed to ``trees`` (see the module)."""
+def infer(
+    trees: list[Node], notation: Mapping[str, str | int] | None = None, prose: str = ""
+) -> Binding:
+    """The binding of a document whose equations parsed to ``trees`` (see the module);
+    ``prose`` is the document's text, read for what its words say (summation convention,
+    primes meaning gradients)."""
     notation = dict(notation or {})
     used: dict[str, int] = {}
     for tree in trees:
@@ -548,7 +588,21 @@ def infer(trees: list[Node], notation: Mapping[str, str | int] | None = None) ->
     binding.shorthand = "d" not in renames and any(_uses_shorthand(tree) for tree in renamed)
     if binding.shorthand:
         renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
-    binding.gradients = _gradient_names(renamed, given("gradient"), renames)
+    binding.gradients = _gradient_names(renamed, given("gradient"), renames, prose)
+    if "delta" in used and "delta" not in binding.gradients and not _defines(renamed, "delta"):
+        binding.gradients["delta"] = "hat:y"  # δ_i, never defined: the usual ∂L/∂ŷ_i
+    binding.matrices = _matrix_names(renamed, used)
+    binding.updates = any(_uses_updates(tree) for tree in renamed)
+    binding.einstein = bool(prose) and bool(_EINSTEIN.search(prose))
+    for symbol in used:
+        # \text{dout}, \text{dx}: the code names of ∂L/∂out, ∂L/∂x
+        if symbol.startswith("text:d") and len(symbol) > 6:
+            rest = symbol[6:]
+            for spelling in (rest, "text:" + rest):
+                key = renames.get(spelling, spelling)
+                if key in _SHORTHAND:
+                    binding.gradients.setdefault(symbol, key)
+                    break
     return binding
 
 
@@ -565,6 +619,18 @@ def _uses_shorthand(tree: Node) -> bool:
 
 def _loss_gradient_of(side: Node) -> str | None:
     """The canonical key ``side`` is the loss gradient with respect to (∂L/∂ŷ_i → hat:y)."""
+    if side.data == "imul":
+        # ∇_{ŷ_i} L, ∂_{ŷ_i} L
+        first, second = [c for c in side.children if isinstance(c, Tree)]
+        if first.data == "scripted" and isinstance(first.children[0], Tree):
+            if first.children[0].data == "nabla" and _is_name(second):
+                of = ident_of(second)
+                subs = [c for c in first.children[1:] if isinstance(c, Tree)]
+                arg = subs[0].children[-1] if subs else None
+                if of and of[0] in _LOSS and isinstance(arg, Tree) and _is_name(arg):
+                    by = ident_of(arg)
+                    if by and by[0] in _SHORTHAND:
+                        return by[0]
     if side.data == "frac":
         top, bottom = [c for c in side.children if isinstance(c, Tree)]
         if top.data == "partial" and bottom.data == "partial":
@@ -578,7 +644,7 @@ def _loss_gradient_of(side: Node) -> str | None:
 
 
 def _gradient_names(
-    trees: list[Node], given: str | None, renames: Mapping[str, str]
+    trees: list[Node], given: str | None, renames: Mapping[str, str], prose: str = ""
 ) -> dict[str, str]:
     """Names defined as a loss gradient (δ_i = ∂L/∂ŷ_i), extended to every role for a bar
     or a prime (an adjoint ȳ defined means x̄ and w̄ are adjoints too)."""
@@ -597,6 +663,11 @@ def _gradient_names(
                 break
     spellings = {key: key.removeprefix("hat:") for key in canonical}
     spellings.update({key: symbol for symbol, key in renames.items() if key in canonical})
+    if prose and _PRIME_GRADIENTS.search(prose):
+        for key in canonical:
+            found.setdefault(key + "'", key)
+    if prose and _BAR_GRADIENTS.search(prose):
+        found.setdefault("bar:" + spellings_of(renames).get("hat:y", "y"), "hat:y")
     for symbol in list(found):
         accent = symbol.split(":", 1)[0] if ":" in symbol else None
         if accent in ("bar", "overline"):
@@ -640,3 +711,172 @@ def _is_zero(node: Any) -> bool:
     while isinstance(node, Tree) and node.data in ("group", "paren") and len(node.children) == 1:
         node = node.children[0]
     return isinstance(node, Tree) and node.data == "number" and str(node.children[0]) == "0"
+
+
+_EINSTEIN = re.compile(
+    r"Einstein|summation convention|repeated ind(?:ex|ices) (?:is|are) summed", re.I
+)
+_PRIME_GRADIENTS = re.compile(
+    r"(?:[A-Za-z]'|\bprimes?)\$?\s*+(?:for|means?|denotes?|is|stands?\s+for)\s+(?:the\s+|a\s+)?"
+    r"(?:\$\s*)?(?:d\s*L\s*/\s*d|\\frac|\\partial|\\dfrac|gradient|derivative|cotangent)",
+    re.I,
+)
+_BAR_GRADIENTS = re.compile(
+    r"\\bar\s*+\{?\s*+[A-Za-z]\s*+\}?\s*+(?::=|=|\\equiv)\s*+(?:\\[dt]?frac\s*+\{\s*+)?\\partial"
+)
+_TOEPLITZ = "jac:x"
+_WINDOWS = "jac:w"
+
+
+def _defines(trees: list[Node], symbol: str) -> bool:
+    """Some equation has ``symbol`` alone on its left."""
+    for tree in trees:
+        found = _lhs_symbol(tree)
+        if found is not None and found[0] == symbol:
+            return True
+    return False
+
+
+def _product_pairs(tree: Node) -> Iterator[tuple[Node, Node]]:
+    for node, inside in _walk(tree):
+        if not inside and node.data in ("imul", "mul"):
+            kids = [c for c in node.children if isinstance(c, Tree)]
+            if len(kids) == 2:
+                yield kids[0], kids[1]
+
+
+def _matrix_names(trees: list[Node], used: Mapping[str, int]) -> dict[str, str]:
+    """A capital letter multiplying the input (``W x``, ``T\\mathbf{x}``) is the banded
+    (Toeplitz) matrix ∂ŷ/∂x; one multiplying the weights (``X w``) the window matrix ∂ŷ/∂w."""
+    out: dict[str, str] = {}
+    for tree in trees:
+        for left, right in _product_pairs(tree):
+            if not (_is_name(left) and _is_name(right)):
+                continue
+            a, b = ident_of(left), ident_of(right)
+            if a is None or b is None or a[1] or len(a[0]) != 1 or not a[0].isupper():
+                continue
+            if b[0] == "x" and a[0] not in out and a[0] != "X":
+                out[a[0]] = _TOEPLITZ
+            elif b[0] == "w" and a[0] not in out:
+                out[a[0]] = _WINDOWS
+    return out
+
+
+def _uses_updates(tree: Node) -> bool:
+    for node, inside in _walk(tree):
+        if inside:
+            continue
+        if node.data == "imul":
+            first = node.children[0]
+            if (
+                isinstance(first, Tree)
+                and first.data == "greek"
+                and str(first.children[0]) == r"\Delta"
+            ):
+                return True
+        if node.data == "call" and _step_call(node) is not None:
+            return True
+    return False
+
+
+_STEPPED = {"w", "b", "hat:y", "x", *_LOSS}
+
+
+def _step_call(node: Node) -> tuple[Node, Node] | None:
+    """``w(1)``, ``\\mathcal{E}(1)``: a quantity at an iteration; (name, number) or None."""
+    kids = [c for c in node.children if isinstance(c, Tree)]
+    if len(kids) != 2 or not _is_name(kids[0]):
+        return None
+    found = ident_of(kids[0])
+    arg = kids[1]
+    if found is None or found[0] not in _STEPPED or found[1]:
+        return None
+    if arg.data == "number" and str(arg.children[0]).isdigit() and int(str(arg.children[0])) <= 4:
+        return kids[0], arg
+    return None
+
+
+def _expand_updates(node: Node, in_sub: bool) -> Node | None:
+    """``Δw_j`` → ``(w_j^{new} − w_j)``; ``w(1)`` → ``w^{(1)}``."""
+    if in_sub:
+        return None
+    if node.data == "call":
+        call = _step_call(node)
+        if call is None:
+            return None
+        name, number = call
+        mark: Node = Tree("sup", [Token("SUP", "^"), Tree("group", [Tree("paren", [number])])])
+        return Tree("scripted", [name, mark])
+    if node.data != "imul":
+        return None
+    first, second = [c for c in node.children if isinstance(c, Tree)]
+    if not (first.data == "greek" and str(first.children[0]) == r"\Delta" and _is_name(second)):
+        return None
+    found = ident_of(second)
+    if found is None or found[0] not in ("w", "b"):
+        return None
+    new_word: Node = Tree("text", [Token("TEXT", r"\text{new}")])
+    step: Node = Tree("sup", [Token("SUP", "^"), Tree("group", [Tree("paren", [new_word])])])
+    after = Tree(
+        "scripted", [second.children[0] if second.data == "scripted" else second, *found[1], step]
+    )
+    return Tree("paren", [Tree("subtract", [after, Token("MINUS", "-"), second])])
+
+
+def _einstein(tree: Node) -> Node:
+    """Each side with an index letter repeated in a product and absent on the left is
+    summed over it (the summation convention)."""
+    if tree.data != "chain":
+        return tree
+    kids: list[Any] = list(tree.children)
+    sides = [i for i, c in enumerate(kids) if isinstance(c, Tree)]
+    lhs_letters = _index_letters(kids[sides[0]]) if sides else set()
+    for position in sides[1:]:
+        side = kids[position]
+        counts: dict[str, int] = {}
+        for node, _ in _walk(side):
+            if node.data == "bigsum":
+                break
+            if node.data == "scripted" and _is_name(node):
+                for letter in _index_letters(node):
+                    counts[letter] = counts.get(letter, 0) + 1
+        else:
+            for letter in sorted(letter for letter, n in counts.items() if n >= 2):
+                if letter not in lhs_letters:
+                    sub: Node = Tree(
+                        "sub", [Token("SUB", "_"), Tree("letter", [Token("LETTER", letter)])]
+                    )
+                    side = Tree("bigsum", [Token("SUMCMD", r"\sum"), sub, side])
+            kids[position] = side
+    return Tree("chain", kids)
+
+
+def _index_letters(node: Node) -> set[str]:
+    """The index letters in the subscripts of a name (``x_{i+j-1}`` → {i, j})."""
+    letters: set[str] = set()
+    for sub, _ in _walk(node):
+        if sub.data == "sub":
+            for leaf, _ in _walk(sub):
+                if leaf.data == "letter" and str(leaf.children[0]) in "ijlqrtu":
+                    letters.add(str(leaf.children[0]))
+    return letters
+
+
+def _without_last_d(node: Node) -> tuple[Node | None, ...] | None:
+    """``lr · d`` → (lr,): the product without its last factor when that factor is the
+    letter d; None when it does not end in d."""
+    if _is_d(node):
+        return (None,)
+    if node.data == "mul":
+        kids = [c for c in node.children if isinstance(c, Tree)]
+        if len(kids) == 2 and _is_d(kids[1]):
+            return (kids[0],)
+    return None
+
+
+def spellings_of(renames: Mapping[str, str]) -> dict[str, str]:
+    """canonical key → the document's spelling of it."""
+    out = {key: key.removeprefix("hat:") for key in _SHORTHAND}
+    out.update({key: symbol for symbol, key in renames.items() if key in _SHORTHAND})
+    return out

@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
             )
         for data in results:
             render_file(console, data, plain=args.plain)
+            binding = data.get("binding") or {}
+            if binding.get("text"):
+                console.print(f"  notation: {binding['text']}", markup=False, highlight=False)
             if "note" in data:
                 console.print(f"  note: {data['note']}", markup=False, highlight=False)
         if len(results) > 1:

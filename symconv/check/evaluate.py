@@ -150,6 +150,7 @@ class Context:
     # when a list: every decimal literal d (p places) reads d + ½·10⁻ᵖ·r with a fresh
     # symbol r, recorded here as (r, d, its text) — the side's rounding, see rounding.py
     perturb: list[tuple[Symbol, Rational, str]] | None = None
+    in_sum: bool = False  # inside ∑: the kernel, outputs and targets are 0 outside their range
 
     def child(self) -> Context:
         """A copy sharing env/flags but with its own index bindings."""
@@ -166,6 +167,7 @@ class Context:
             nonexistent=self.nonexistent,
             perturb=self.perturb,
             marks=self.marks,
+            in_sum=self.in_sum,
         )
 
 
@@ -247,7 +249,8 @@ def name_key(tree: Tree[Token] | Token) -> tuple[str, list[Tree[Token]]] | None:
             if isinstance(child, Tree):
                 inner = child
         if inner is None:
-            inner = Tree("letter", [tokens[-1]])
+            last = tokens[-1]
+            inner = Tree("greek" if last.type == "GREEK" else "letter", [last])
         scripts: list[Tree[Token]] = []
         if isinstance(inner, Tree) and inner.data == "scripted":
             scripts = [c for c in inner.children[1:] if isinstance(c, Tree)]
@@ -427,6 +430,9 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
         left, right = _value(left_any), _value(right_any)
         if kind in ("star", "conv"):
             conv = _convolution(left, right, ctx)
+            if conv is None:
+                token = next((str(c) for c in tree.children if isinstance(c, Token)), "*")
+                conv = _sequence_conv(left, right, token, ctx)
             if conv is not None:
                 return conv
         op = "implicit" if kind == "imul" else "cdot"
@@ -674,6 +680,45 @@ def _convolution(left: Value, right: Value, ctx: Context) -> Value | None:
     return _vector([e.xreplace(bias) for e in d.yhat], free=True)
 
 
+def _sequence_conv(left: Value, right: Value, token: str, ctx: Context) -> Value | None:
+    """``a ⋆ b`` / ``a * b`` between two vectors that are not the layer's x and w.
+
+    The mode is read from the lengths: a vector of the output's length with one of the
+    kernel's whose full result has the input's length is the *full* mode (∂L/∂x = δ ∗ w),
+    anything else the *valid* mode (∂L/∂w = x ⋆ δ).  ``⋆`` is the cross-correlation;
+    ``*``, ``∗`` and ``⊛`` are the deep-learning cross-correlation in the valid
+    mode and the true (flipped) convolution in the full mode, as derivations use them.
+    """
+    if not (isinstance(left, Mat) and isinstance(right, Mat)):
+        return None
+    if not (left.is_vector and right.is_vector):
+        return None
+    a, b = left.entries(), right.entries()
+    sizes = _sizes(ctx)
+    full = len(a) + len(b) - 1 == sizes["n"] and {len(a), len(b)} <= {sizes["m"], sizes["k"]}
+    if not full and len(a) < len(b):
+        return None
+    if full:
+        kernel = b if token == r"\star" else list(reversed(b))  # correlation: no flip
+        padded = [Integer(0)] * (len(kernel) - 1) + list(a) + [Integer(0)] * (len(kernel) - 1)
+        a = padded
+        b = kernel
+    out = [
+        Add(*[a[i + j] * b[j] for j in range(len(b))]) for i in range(len(a) - len(b) + 1)
+    ]
+    return _vector(out, free=True)
+
+
+def _reversed(value: Value) -> Value:
+    """``rot180(w)``, ``flip(w)``: the entries in reverse order."""
+    if not isinstance(value, Mat) or not value.is_vector:
+        raise EvalError("rot180/flip of something that is not a vector")
+    return _vector(list(reversed(value.entries())), free=True)
+
+
+_FLIPS = {"text:rot180", "text:rot_{180}", "text:flip", "text:rot", "text:reverse"}
+
+
 def _matrix(rows: list[Tree[Token]], ctx: Context) -> Mat:
     cells: list[list[Expr]] = []
     for row in rows:
@@ -765,7 +810,7 @@ def _index(tree: Tree[Token] | Token, ctx: Context) -> int:
 
 def _sizes(ctx: Context) -> dict[str, int]:
     p = ctx.truth.problem
-    return {"n": p.n, "k": p.k, "m": p.m, "s": p.stride, "p": p.padding, "d": p.dilation}
+    return {"n": p.n, "k": p.k, "K": p.k, "m": p.m, "s": p.stride, "p": p.padding, "d": p.dilation}
 
 
 def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
@@ -810,9 +855,15 @@ def _bigsum(trees: list[Tree[Token]], ctx: Context) -> Value:
             high = _index(arg, ctx)
     if letter is None:
         raise EvalError("a ∑ without an index letter")
-    start = low if low is not None else ctx.truth.base
     bounded = high is not None
-    stop = high if high is not None else start + MAX_SUM_TERMS - 1
+    if low is None and not bounded:
+        # ∑ᵢ without limits: every i the body exists for (within the layer's sizes)
+        sizes = _sizes(ctx)
+        reach = sizes["n"] + 2 * sizes["p"] + sizes["k"] * sizes["d"] + sizes["m"] * sizes["s"]
+        start, stop = ctx.truth.base - reach, ctx.truth.base + reach
+    else:
+        start = low if low is not None else ctx.truth.base
+        stop = high if high is not None else start + MAX_SUM_TERMS - 1
     if stop - start + 1 > MAX_SUM_TERMS:
         raise EvalError(f"a ∑ of more than {MAX_SUM_TERMS} terms")
     total: Value | None = None
@@ -820,12 +871,15 @@ def _bigsum(trees: list[Tree[Token]], ctx: Context) -> Value:
         inner = ctx.child()
         inner.indices[letter] = value
         inner.strict = ctx.strict or not bounded
+        inner.in_sum = True
         try:
             term = _value(_eval(body, inner))
         except OutOfRange:
             if bounded:
                 raise
-            break  # ∑ᵢ without limits: every i the body exists for
+            if low is not None:
+                break  # ∑_{i=1} without an upper limit: the leading run that exists
+            continue
         total = term if total is None else _add(total, term)
     if total is None:
         raise EvalError("an empty ∑")
@@ -841,13 +895,33 @@ def _call(trees: list[Tree[Token]], ctx: Context) -> Value:
         # L(ŷ, y), L(w): the loss, when its arguments are the quantities it depends on
         _loss_arguments(args, ctx)
         return _apply_sups(_value(_eval(callee, ctx)), scripts, ctx)
+    if found in _CONV_CALLS and len(args) == 2 and found not in ctx.env:
+        # conv1d(x, w): the layer's output without its bias
+        left, right = (_value(_eval(a, ctx)) for a in args)
+        conv = _convolution(left, right, ctx)
+        if conv is None:
+            raise EvalError(f"`{found.removeprefix('text:')}` of something that is not x and w")
+        return _apply_sups(conv, scripts, ctx)
+    if found in _FLIPS and len(args) == 1 and found not in ctx.env:
+        return _apply_sups(_reversed(_value(_eval(args[0], ctx))), scripts, ctx)
     head = _eval(callee, ctx)
+    if len(args) != 1 and found is None and not isinstance(head, (DerivOp, PartialOf)):
+        # ½(2, −2, 4): a number times a vector written as a tuple
+        vector = _vector([_scalar_or_fail(_value(_eval(a, ctx))) for a in args], free=True)
+        return _multiply(_value(head), _apply_sups(vector, scripts, ctx), ctx, "implicit")
     if len(args) != 1:
         raise EvalError("a function of several arguments that is not the loss")
     group = _apply_sups(_value(_eval(args[0], ctx)), scripts, ctx)
     if isinstance(head, DerivOp):
         return _derivative_of(args[0], head.den, ctx)
     return _multiply(_value(head), group, ctx, "implicit")
+
+
+def _scalar_or_fail(value: Value) -> Expr:
+    scalar = _scalar(value)
+    if scalar is None:
+        raise EvalError("a tuple of matrices")
+    return scalar
 
 
 # the quantities the loss may be written as a function of: L(ŷ, y), L(w, b), L(x, w, b, y)
@@ -940,6 +1014,9 @@ def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) ->
 def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     """The value of a name with its sub/superscripts (index, step, transpose, power)."""
     subs, sups = _script_parts(scripts)
+    size = _size_name(key, subs, ctx)
+    if size is not None:
+        return _apply_sups(size, sups, ctx)
     step = ctx.step
     stepped = False
     powers: list[Tree[Token]] = []
@@ -988,6 +1065,23 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     elif offset:
         value = _at_offset(value, offset, ctx)
     return _apply_sups(value, powers, ctx)
+
+
+_SIZE_WORDS = {"K": "k", "text:padding": "p", "text:stride": "s", "text:dilation": "d",
+               "text:kernel_size": "k", "text:kernel\\_size": "k"}  # fmt: skip
+_CONV_CALLS = {"text:conv1d", "text:conv", "text:corr", "text:xcorr", "text:conv1D",
+               "text:correlate", "text:Conv1d"}  # fmt: skip
+_SIZE_NAMES = {"n": {"in": "n", "out": "m"}, "m": {"out": "m"}, "N": {"in": "n", "out": "m"},
+               "L": {"in": "n", "out": "m"}, "l": {"in": "n", "out": "m"}}  # fmt: skip
+
+
+def _size_name(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | None:
+    """``n_{out}``, ``L_{in}`` (PyTorch's names), ``m_{out}``: a size of the layer."""
+    if key not in _SIZE_NAMES or key in ctx.env or len(subs) != 1:
+        return None
+    word = _spelled(_arg(subs[0]))
+    size = _SIZE_NAMES[key].get(word.replace(" ", "").lower()) if word is not None else None
+    return None if size is None else Integer(_sizes(ctx)[size])
 
 
 def _is_word(arg: Tree[Token] | Token, word: str | None) -> bool:
@@ -1089,6 +1183,9 @@ def _member(ctx: Context, key: str, stem: str, family: tuple[Symbol, ...], index
         if problem.padding_mode == "circular":
             return family[position % len(family)]
         return Integer(0)  # a zero of the padding
+    if ctx.in_sum and key in ("w", "hat:y", "y"):
+        # Σᵢ δᵢ w_{m−i+1}: terms whose kernel tap or output lies outside are 0
+        return Integer(0)
     if ctx.strict:
         raise OutOfRange(f"{stem}_{index} does not exist")
     stranger = Symbol(f"{stem}{position + 1}", real=True)  # named like the problem's symbols
@@ -1129,8 +1226,20 @@ def _quantity(key: str, index: int | None, ctx: Context) -> Value:
         return lr
     if len(key) == 1 and key in ctx.indices:
         return Integer(ctx.indices[key])
-    if key in ("m", "n", "k") and index is None:
+    if key in ("m", "n", "k", "s", "p", "d") and index is None:
         return Integer(_sizes(ctx)[key])  # 1/m of the mean, the sizes of the layer
+    if key == "N" and index is None:
+        return Integer(_sizes(ctx)["m"])  # 1/N of the mean: the number of outputs
+    if key in _SIZE_WORDS and index is None:
+        return Integer(_sizes(ctx)[_SIZE_WORDS[key]])
+    if key in ("text:jac:x", "text:jac:w"):
+        # the banded (Toeplitz) matrix W = ∂ŷ/∂x, the window matrix X = ∂ŷ/∂w
+        d = truth.d
+        family = d.symbols.x if key.endswith("x") else d.symbols.w
+        matrix = Mat(ImmutableMatrix([[diff(out, v) for v in family] for out in d.yhat]))
+        if index is not None:
+            raise EvalError(f"one index on the matrix `{key}`")
+        return matrix
     raise Unknown(key.split(":")[-1])
 
 
@@ -1211,6 +1320,8 @@ def _derivative(num_tree: Tree[Token], den_tree: Tree[Token], ctx: Context) -> V
     num_offset = inner.captured
     inner.captured = 0
     denominator = _value(_eval(den_tree, inner))
+    if denominator == 0 and ctx.in_sum:
+        return Integer(0)  # ∂L/∂ŷ₀ inside a sum: an output outside the range, a zero term
     if inner.captured != num_offset:
         raise EvalError("a derivative across two different steps")
     variables = _variables(denominator)

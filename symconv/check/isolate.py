@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from symconv.errors import SymconvError, WorkerError
 
 if TYPE_CHECKING:
+    from symconv.check.source import Source
     from symconv.problem import Problem
 
 __all__ = ["Limits", "Worker", "check_isolated", "failure_summary", "give_back", "pool_size"]
@@ -174,9 +175,13 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
     except RecursionError:
         conn.send(("failed", "resource limit", "reading it nested too deeply"))
         return
-    conn.send(("read", [(e.latex, e.label, e.line, e.heading) for e in equations]))
+    # a notebook's unlabelled equation is named by cell and line ("cell 3, line 2")
+    conn.send(("read", [(e.latex, e.label or e.name, e.line, e.heading) for e in equations]))
     try:
-        started = begin_document(equations, _truth(payload, truths), time_limit=limits.equation_s)
+        prose = text if isinstance(text, str) else "\n".join(p.text for p in text.parts)
+        started = begin_document(
+            equations, _truth(payload, truths), time_limit=limits.equation_s, text=prose
+        )
     except SymconvError as exc:
         conn.send(("error", exc))
         return
@@ -300,7 +305,7 @@ class Worker:
                 [sys.executable, "-c", code, str(from_parent), str(to_parent), str(memory_mb)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=None if os.environ.get("SYMCONV_WORKER_STDERR") else subprocess.DEVNULL,
                 pass_fds=(from_parent, to_parent),
                 env=env,
             )
@@ -378,7 +383,7 @@ class Worker:
 
     def check(
         self,
-        text: str,
+        text: str | Source,
         problem: Problem | bytes,
         *,
         name: str = "<text>",
@@ -570,7 +575,11 @@ def give_back(worker: Worker) -> None:
 
 
 def check_isolated(
-    text: str, problem: Problem | bytes, *, name: str = "<text>", limits: Limits | None = None
+    text: str | Source,
+    problem: Problem | bytes,
+    *,
+    name: str = "<text>",
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """:meth:`Worker.check` on an idle worker of the pool (from any thread)."""
     worker = _borrow()

@@ -155,6 +155,9 @@ def _zero_based(equations: list[Equation]) -> bool:
     return any(pattern.search(e.latex) for e in equations)
 
 
+_PROSE_CHARS = 200_000  # the binder reads the words of at most this much of a document
+
+
 def judge_document(
     equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
 ) -> list[Judgement]:
@@ -166,7 +169,7 @@ def judge_document(
 
 
 def begin_document(
-    equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT
+    equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT, text: str = ""
 ) -> DocState | list[Judgement]:
     """The state to judge ``equations`` in, or their judgements if none can be judged."""
     layer = truth.problem.layer
@@ -190,7 +193,7 @@ def begin_document(
                 trees[equation.latex] = parse_equation(equation.latex)
             except (ParseFailure, RecursionError):
                 continue
-    binding = infer(list(trees.values()), dict(truth.problem.notation))
+    binding = infer(list(trees.values()), dict(truth.problem.notation), text[:_PROSE_CHARS])
     trees = {latex: binding.apply(tree) for latex, tree in trees.items()}
     if binding.index_base is not None:
         truth.base = binding.index_base

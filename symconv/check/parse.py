@@ -40,6 +40,7 @@ _DROP = re.compile(
 )
 _SYNONYMS = [
     (re.compile(r"\\partial(?=\s*+_)"), r"\\nabla"),  # ∂_w L is ∇_w L
+    (re.compile(r"\^\s*+\{\s*+\+\s*+\}|\^\s*+\+"), "^{new}"),  # w^{+}: the updated w
     (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\(?:intercal|mathsf\s*\{T\}|mathrm\s*\{T\}|text\s*\{T\}|mathsf\s*T)"), r"\\top"),

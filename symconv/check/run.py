@@ -1,5 +1,9 @@
 """Check documents: read, judge, serialise — each document in a worker process with limits.
 
+A file is read here (:func:`read_document`: Markdown, LaTeX or a Jupyter notebook, by its
+suffix; an unreadable file or an invalid notebook raises :class:`CheckInputError` before
+any work) and its equations are found and judged in the worker.
+
 Every document is read and judged in a worker (:mod:`symconv.check.isolate`): memory,
 CPU and wall-clock bounds hold for any caller and thread, and a document that exceeds
 them costs only its own equations (``unchecked``, reason ``timeout`` or ``resource
@@ -12,10 +16,10 @@ from __future__ import annotations
 import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from symconv.check.isolate import Limits, Worker, check_isolated, failure_summary
+from symconv.check.source import MAX_BYTES, Source, read_source
 
 # defined in symconv.errors (every user-facing exception); importable from here too
 from symconv.errors import CheckInputError
@@ -24,8 +28,10 @@ if TYPE_CHECKING:
     from symconv.problem import Problem
 
 __all__ = [
+    "MAX_BYTES",
     "CheckInputError",
     "Limits",
+    "Source",
     "check_files",
     "check_text",
     "failure_summary",
@@ -33,22 +39,15 @@ __all__ = [
     "read_document",
 ]
 
-MAX_BYTES = 2_000_000
 
+def read_document(path: str, *, inline: bool | None = None) -> Source:
+    """The document at ``path``, its kind told by its suffix (``.ipynb``, ``.tex``, else
+    Markdown); raises :class:`CheckInputError` if it cannot be read.
 
-def read_document(path: str) -> str:
-    """The text of ``path`` (raises :class:`CheckInputError` if unreadable)."""
-    file = Path(path)
-    if not file.is_file():
-        raise CheckInputError(f"`FILE` (={path!r}) is not a readable file")
-    try:
-        if file.stat().st_size > MAX_BYTES:
-            raise CheckInputError(f"`FILE` (={path!r}) is larger than {MAX_BYTES} bytes")
-        return file.read_text("utf-8")
-    except UnicodeDecodeError:
-        raise CheckInputError(f"`FILE` (={path!r}) is not UTF-8 text") from None
-    except OSError as exc:
-        raise CheckInputError(f"`FILE` (={path!r}) cannot be read: {exc.strerror}") from None
+    ``inline``: True reads inline math always, False never, None only when the document
+    has no display math.
+    """
+    return read_source(path, inline=inline)
 
 
 def _limits(time_limit: float, limits: Limits | None) -> Limits:
@@ -56,16 +55,17 @@ def _limits(time_limit: float, limits: Limits | None) -> Limits:
 
 
 def check_text(
-    text: str,
+    text: str | Source,
     problem: Problem,
     *,
     name: str = "<text>",
     time_limit: float = 2.0,
     limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """Judge the displayed equations of ``text``; the JSON object of one file.
+    """Judge the equations of ``text``; the JSON object of one file.
 
-    ``time_limit`` is the budget of each equation (parse, judgement and diagnosis);
+    ``text`` is Markdown, or a :class:`Source` of any kind (``Source.from_text(tex,
+    "latex")``).  ``time_limit`` is the budget of each equation (parse, judgement and diagnosis);
     ``limits`` (if given) sets every bound instead.
 
     Example:
@@ -83,10 +83,12 @@ def check_files(
     jobs: int = 1,
     time_limit: float = 2.0,
     limits: Limits | None = None,
+    inline: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Check every file (``jobs`` at a time); all are read first so an unreadable one
-    fails early.  A file that hits a limit keeps its place in the list (``failure``)."""
-    texts = [read_document(path) for path in paths]
+    fails early.  A file that hits a limit keeps its place in the list (``failure``).
+    ``inline`` as in :func:`read_document`."""
+    texts = [read_document(path, inline=inline) for path in paths]
     bounds = _limits(time_limit, limits)
     payload = pickle.dumps(problem)
     if jobs <= 1 or len(paths) <= 1:

@@ -23,6 +23,7 @@ import re
 from lark import Token, Tree
 
 from symconv.check.bind import ident_of
+from symconv.check.evaluate import spelled
 from symconv.notation import ROLES
 from symconv.problem import Problem
 
@@ -55,6 +56,8 @@ def beyond(latex: str, tree: Tree[Token] | None, problem: Problem) -> str | None
         return f"an activation function ({'σ' if name == 'sigma' else name}) after the layer"
     if re.search(r"\\max\s*+\\?(?:left)?\s*+\(\s*+0\s*+,", latex):
         return "an activation function (ReLU, written max(0, ·)) after the layer"
+    if re.search(r"\\mathbb\s*+\{?\s*+1\s*+\}?\s*+(?:\\left)?\s*+[\[(_]", latex):
+        return "an indicator (the derivative of a ReLU) after the layer"
     if _POOLING.search(latex):
         return "pooling (a maximum over outputs) after the layer"
     if _LAYER_MARK.search(latex):
@@ -83,8 +86,16 @@ def _indices(tree: Tree[Token], problem: Problem) -> str | None:
     while stack:
         node = stack.pop()
         stack.extend(reversed([c for c in node.children if isinstance(c, Tree)]))
+        if node.data == "bigsum" and any(
+            isinstance(c, Tree) and c.data == "sub" and _two_letters(c.children[-1])
+            for c in node.children
+        ):
+            return "a sum over two indices (a 2-D layer) where the problem is 1-D"
         if node.data != "scripted":
             continue
+        subs = [c for c in node.children[1:] if isinstance(c, Tree) and c.data == "sub"]
+        if subs and _two_letters(subs[0].children[-1]):
+            return "two indices (a 2-D layer) where the problem is 1-D"
         found = ident_of(node)
         if found is None or found[0] not in _ROLE_KEYS:
             continue
@@ -98,7 +109,7 @@ def _indices(tree: Tree[Token], problem: Problem) -> str | None:
             ):
                 arg = arg.children[0]
             name = _ROLE_KEYS[key]
-            if isinstance(arg, Tree) and arg.data == "subtuple":
+            if isinstance(arg, Tree) and arg.data == "subtuple" and not _has_word(arg):
                 return f"two indices on {name} (a 2-D layer) where the problem is 1-D"
             if isinstance(arg, Tree) and arg.data == "number":
                 digits = str(arg.children[0])
@@ -114,3 +125,27 @@ def _indices(tree: Tree[Token], problem: Problem) -> str | None:
                         f"{digits[1]}) where the problem's {name} has {length} entries"
                     )
     return None
+
+
+def _has_word(subtuple: Tree[Token]) -> bool:
+    """``_{1,new}``, ``_{pred,2}``: one part is a word (a step or a name), not an index."""
+    for part in subtuple.children:
+        if isinstance(part, Tree):
+            word = spelled(part)
+            if word is not None and len(word) > 1 and word.replace(" ", "").isalpha():
+                return True
+    return False
+
+
+def _two_letters(arg: object) -> bool:
+    """``ij``, ``{i,j}``, ``{a,b}``: two index letters (not ``i+j``, not a word)."""
+    while isinstance(arg, Tree) and arg.data == "group" and len(arg.children) == 1:
+        arg = arg.children[0]
+    if not isinstance(arg, Tree) or arg.data not in ("imul", "subtuple"):
+        return False
+    parts = [c for c in arg.children if isinstance(c, Tree)]
+    if arg.data == "imul" and spelled(arg) in ("in", "on", "at", "is", "it", "to"):
+        return False  # L_{in}: a word
+    return len(parts) == 2 and all(
+        p.data == "letter" and str(p.children[0]) in "abcdefghijklmnpqrstuvxyz" for p in parts
+    )
