@@ -59,7 +59,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
         {
             "P1": ("incorrect", "padding_ignored"),
             "P2": ("correct", None),  # x₅ is a padding zero: w₂x₅ adds nothing
-            "P3": ("incorrect", "wrong_index"),  # x_{i+1} for x_i
+            "P3": ("incorrect", "padding_ignored"),  # x_{i+1}: the index without the padding (x_{i+j-1})
             "P4": ("correct", None),
             "P5": ("incorrect", "missing_factor"),  # the ½ of the loss forgotten
             "P6": ("incorrect", "arithmetic_slip"),
