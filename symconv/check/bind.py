@@ -525,11 +525,14 @@ def infer(
     primes meaning gradients)."""
     notation = dict(notation or {})
     used: dict[str, int] = {}
+    indexed: set[str] = set()  # used with an index (o_1), not only bare (a = 1)
     for tree in trees:
-        for symbol, _, node in _names(tree):
+        for symbol, scripts, node in _names(tree):
             if symbol == "d" and node.data != "scripted":
                 continue  # the d of dw or dL/dw, not a name
             used[symbol] = used.get(symbol, 0) + 1
+            if any(script.data == "sub" for script in scripts):
+                indexed.add(symbol)
     binding = Binding()
     if isinstance(notation.get("index_base"), int):
         binding.index_base = int(notation["index_base"])
@@ -546,7 +549,10 @@ def infer(
         if output is None:
             has_target = any(s in used for s in _TARGET_ONLY)
             for spelling in ROLES["output"].spellings:
-                if spelling in used and (spelling != "y" or (has_target and "hat:y" not in used)):
+                bare = len(spelling) == 1 and spelling != "y" and spelling not in indexed
+                if spelling not in used or bare:
+                    continue  # a bare letter (a = 1) is a name of the document's own
+                if spelling != "y" or (has_target and "hat:y" not in used):
                     output = spelling
                     break
         if output is not None:
@@ -560,7 +566,8 @@ def infer(
         target = _loss_target(trees, output)
         if target is None:
             for spelling in ROLES["target"].spellings:
-                if spelling in used and spelling != output:
+                bare = len(spelling) == 1 and spelling != "y" and spelling not in indexed
+                if spelling in used and spelling != output and not bare:
                     target = spelling
                     break
         if target is not None:

@@ -94,9 +94,11 @@ def _indices(tree: Tree[Token], problem: Problem) -> str | None:
         if node.data != "scripted":
             continue
         subs = [c for c in node.children[1:] if isinstance(c, Tree) and c.data == "sub"]
-        if subs and _two_letters(subs[0].children[-1]):
-            return "two indices (a 2-D layer) where the problem is 1-D"
         found = ident_of(node)
+        if subs and _two_letters(subs[0].children[-1]):
+            symbol = found[0].split(":")[-1] if found else "a name"
+            name = _ROLE_KEYS.get(found[0], symbol) if found else symbol
+            return f"two indices on {name} (a 2-D layer) where the problem is 1-D"
         if found is None or found[0] not in _ROLE_KEYS:
             continue
         key, scripts = found
