@@ -52,8 +52,8 @@ MUTATIONS = {
 
 # mutations only the extended documents (∂L/∂x, a second SGD step) can carry
 EXTENDED_MUTATIONS = {
-    "flip_x": "wrong_index",  # ∂L/∂x with the kernel not flipped (w_j for w_{k+1-j})
-    "update_sign2": "sign_error",  # w^{(2)} = w^{(1)} + α·∂L/∂w
+    "flip_x": "flipped_kernel",  # ∂L/∂x with the kernel not flipped (w_j for w_{k+1-j})
+    "update_sign2": "learning_rate",  # w^{(2)} = w^{(1)} + α·∂L/∂w
     "border_x": None,  # ∂L/∂x_t at the border with one term missing (ambiguous kind)
 }
 ALL_MUTATIONS = {**MUTATIONS, **EXTENDED_MUTATIONS}

@@ -36,8 +36,8 @@ MISTAKES = [
         "shared.toml",
         {
             "T1": ("incorrect", "bias_confused"),
-            "T2": ("incorrect", "wrong_index"),
-            "T3": ("incorrect", "wrong_index"),
+            "T2": ("incorrect", "flipped_kernel"),
+            "T3": ("incorrect", "flipped_kernel"),
         },
     ),
     (

@@ -43,12 +43,12 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
             "F2": ("incorrect", "stride_ignored"),  # window moved by 1, not by 2
             "B1": ("correct", None),
             "B2": ("incorrect", "bias_confused"),  # shared bias gradient as one term
-            "B3": ("incorrect", "wrong_index"),  # x₃ where the stride-2 window has x₄
+            "B3": ("incorrect", "stride_ignored"),  # x₃ (the stride-1 window) for x₄
             "N1": ("correct", None),
             "N2": ("correct", None),
             "N3": ("correct", None),
             "N4": ("correct", None),
-            "U1": ("incorrect", "sign_error"),  # w + η∂L/∂w
+            "U1": ("incorrect", "learning_rate"),  # w + η∂L/∂w
             "U2": ("correct", None),
             "U3": ("incorrect", "arithmetic_slip"),  # ½(0.25 + 4) written as 2.5
         },
@@ -59,7 +59,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
         {
             "P1": ("incorrect", "padding_ignored"),
             "P2": ("correct", None),  # x₅ is a padding zero: w₂x₅ adds nothing
-            "P3": ("incorrect", "padding_ignored"),  # x_{i+1}: the index without the padding (x_{i+j-1})
+            "P3": ("incorrect", "padding_ignored"),  # x_{i+1}: the unpadded index x_{i+j-1}
             "P4": ("correct", None),
             "P5": ("incorrect", "missing_factor"),  # the ½ of the loss forgotten
             "P6": ("incorrect", "arithmetic_slip"),
@@ -84,7 +84,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
         "n5k2_dil2.toml",
         {
             "D1": ("incorrect", "dilation_ignored"),
-            "D2": ("incorrect", "wrong_index"),  # the kernel flipped
+            "D2": ("incorrect", "flipped_kernel"),  # the kernel flipped
             "D3": ("incorrect", "arithmetic_slip"),
             "D4": ("incorrect", "arithmetic_slip"),  # −2 − 0.1·(−5) written −2 − 0.5
         },
@@ -96,7 +96,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
             "C1": ("incorrect", "padding_ignored"),  # circular padding read as zeros
             "C2": ("incorrect", "padding_ignored"),
             "C3": ("incorrect", "sign_error"),  # ŷ₄ − y₄ = −1 written +1
-            "C4": ("incorrect", "sign_error"),  # b + α∂L/∂b
+            "C4": ("incorrect", "learning_rate"),  # b + α∂L/∂b
         },
     ),
     (
@@ -109,7 +109,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
             "3": ("correct", None),  # X(ŷ − y): this X is symmetric, so it equals Xᵀ(ŷ − y)
             "4": ("incorrect", "bias_confused"),  # an untied bias gradient summed
             "5": ("incorrect", "wrong_label"),  # x_{i+2}: the value of ∂L/∂w₃
-            "6": ("incorrect", "sign_error"),
+            "6": ("incorrect", "learning_rate"),
             "7": ("incorrect", "missing_parentheses"),  # α·ŷ₁ − y₁
             "8": ("correct", None),
             "9": ("incorrect", "wrong_label"),  # ŷ₃ computed with ŷ₂'s window
@@ -125,7 +125,7 @@ MISTAKES: list[tuple[str, str, dict[str, tuple[str, str | None]]]] = [
             "W2": ("incorrect", "wrong_label"),  # the value of ∂E/∂w₁
             "W3": ("incorrect", "bias_confused"),
             "W4": ("incorrect", "arithmetic_slip"),
-            "W5": ("incorrect", "sign_error"),
+            "W5": ("incorrect", "learning_rate"),
             "W6": ("incorrect", "missing_factor"),  # 2(ŷ₁ − y₁) with the ½ loss
         },
     ),

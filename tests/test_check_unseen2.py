@@ -56,7 +56,7 @@ MISTAKES: list[tuple[str, str, list[tuple[str, str, str | None]]]] = [
             ("1.4", "incorrect", "bias_confused"),  # a vector for the shared bias
             ("1.5", *C),
             ("1.6", "incorrect", ANY),  # w₃ where x₄ meets w₂ (that is ∂L/∂x₅)
-            ("1.7", "incorrect", "sign_error"),  # w + η ∂L/∂w
+            ("1.7", "incorrect", "learning_rate"),  # w + η ∂L/∂w
             ("2.1", *C),
             ("2.2", "incorrect", "missing_parentheses"),  # ½ only on the first square
             ("2.3", "incorrect", "arithmetic_slip"),  # −8 written as 8
@@ -78,7 +78,7 @@ MISTAKES: list[tuple[str, str, list[tuple[str, str, str | None]]]] = [
             ("S3", *C),
             ("S4", *C),
             ("S5", "incorrect", "arithmetic_slip"),  # 2 + 32 written as 36
-            ("S6", "incorrect", "wrong_index"),  # x₄ where the stride-2 window has x₅
+            ("S6", "incorrect", "stride_ignored"),  # x₄ where the stride-2 window has x₅
         ],
     ),
     (
@@ -138,9 +138,9 @@ MISTAKES: list[tuple[str, str, list[tuple[str, str, str | None]]]] = [
             ("c", "incorrect", "arithmetic_slip"),  # ½·5 written as 3
             ("d", *C),
             ("e", "incorrect", ANY),  # x_i for x_{i+1} (the value of ∂L/∂w₁)
-            ("f", "incorrect", "wrong_index"),  # the kernel flipped
+            ("f", "incorrect", "flipped_kernel"),  # the kernel flipped
             ("g", "incorrect", "bias_confused"),  # a sum for the untied bias
-            ("h", "incorrect", "sign_error"),  # w + α ∂L/∂w
+            ("h", "incorrect", "learning_rate"),  # w + α ∂L/∂w
             ("i", *C),  # 1/3 ≈ 0.33
             ("j", "incorrect", ANY),  # −5/3 ≈ −1.6 is not a rounding
         ],
@@ -182,7 +182,7 @@ MISTAKES: list[tuple[str, str, list[tuple[str, str, str | None]]]] = [
             ("4f", *C),
             ("line 20", *C),
             ("4g", "incorrect", "arithmetic_slip"),  # 2 written as 1.5
-            ("4h", "incorrect", "sign_error"),  # w + η ∇
+            ("4h", "incorrect", "learning_rate"),  # w + η ∇
             ("4i", *C),
         ],
     ),
