@@ -42,6 +42,7 @@ from typing import Any
 from lark import Token, Tree
 
 from symconv.check.evaluate import name_key, spelled
+from symconv.check.parse import ParseFailure, parse_equation
 from symconv.notation import GRADIENT_OF, ROLES, WORD_SUBSCRIPTS
 
 __all__ = ["Binding", "ident_of", "infer", "zero_based"]
@@ -253,15 +254,21 @@ class Binding:
             and not self.matrices
             and not self.einstein
             and not self.updates
+            and not self.named
+            and not self.expressions
         )
 
     updates: bool = False  # Δw and w(1) are read (the textbook's update notation)
+    named: bool = False  # names with a word subscript (δ_{pad}) are used
+    expressions: dict[str, Node] = field(default_factory=dict)  # δ → o − t (read late)
 
     def apply(self, tree: Node) -> Node:
         """``tree`` in the checker's names (the input is not changed)."""
         if self.is_plain:
             return tree
-        renamed = _rewrite(tree, self._rename) if self.renames else tree
+        renamed = (
+            _rewrite(tree, self._rename) if self.renames or self.named or self.expressions else tree
+        )
         if self.shorthand:
             renamed = _rewrite(renamed, _expand_shorthand)
         if self.gradients:
@@ -291,6 +298,17 @@ class Binding:
             return None
         symbol, rest = found
         target = self.renames.get(symbol)
+        if self.named and node.data == "scripted":
+            word = _name_word(symbol, rest)
+            if word is not None:
+                # δ_{pad}, x_{\text{padded}}: a name of the document's own, not an entry
+                stem = symbol.removeprefix("text:")
+                text: Node = Tree("text", [Token("TEXT", r"\text{" + f"{stem}_{word[0]}" + "}")])
+                return _with_scripts(text, self._scripts(word[1]))
+        if symbol in self.expressions:
+            # δ, defined as o − t in the prose or further down: that expression
+            defined: Node = Tree("paren", [self.expressions[symbol]])
+            return _with_scripts(defined, self._scripts(rest))
         if target is None or target == symbol:
             if node.data == "scripted" and ("|" in symbol or "^*" in symbol):
                 # y_{true} is one name: its primary `y` is not renamed on its own
@@ -502,8 +520,6 @@ def _loss_target(trees: Iterable[Node], output: str) -> str | None:
 
 def _symbol_of_spelling(spelling: str) -> str:
     """A ``[notation]`` spelling (``o``, ``\\hat{y}``, ``y_{true}``, ``delta``) as a symbol."""
-    from symconv.check.parse import ParseFailure, parse_equation
-
     if spelling in _GREEK:
         return spelling
     try:
@@ -590,13 +606,31 @@ def infer(
     if "y" in used and "y" not in renames and target is not None:
         renames["y"] = _NOT_A_ROLE  # neither the output nor the target: an unknown name
     binding.renames = renames
+    binding.named = any(
+        _name_word(symbol, scripts) is not None
+        for tree in trees
+        for symbol, scripts, _ in _names(tree)
+    )
 
     renamed = [binding.apply(tree) for tree in trees]
     binding.shorthand = "d" not in renames and any(_uses_shorthand(tree) for tree in renamed)
     if binding.shorthand:
         renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
-    binding.gradients = _gradient_names(renamed, given("gradient"), renames, prose)
-    if "delta" in used and "delta" not in binding.gradients and not _defines(renamed, "delta"):
+    said = [binding.apply(tree) for tree in _inline_definitions(prose)]
+    binding.expressions = _late_definitions(renamed, said)
+    if binding.expressions:
+        renamed = [binding.apply(tree) for tree in trees]
+        if binding.shorthand:
+            renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
+    if binding.shorthand:
+        said = [_rewrite(tree, _expand_shorthand) for tree in said]
+    binding.gradients = _gradient_names(renamed + said, given("gradient"), renames, prose)
+    if (
+        "delta" in used
+        and "delta" not in binding.gradients
+        and "delta" not in binding.expressions
+        and not _defines(renamed, "delta")
+    ):
         binding.gradients["delta"] = "hat:y"  # δ_i, never defined: the usual ∂L/∂ŷ_i
     binding.matrices = _matrix_names(renamed, used)
     binding.updates = any(_uses_updates(tree) for tree in renamed)
@@ -634,6 +668,8 @@ def _loss_gradient_of(side: Node) -> str | None:
                 of = ident_of(second)
                 subs = [c for c in first.children[1:] if isinstance(c, Tree)]
                 arg = subs[0].children[-1] if subs else None
+                while isinstance(arg, Tree) and arg.data == "group" and len(arg.children) == 1:
+                    arg = arg.children[0]
                 if of and of[0] in _LOSS and isinstance(arg, Tree) and _is_name(arg):
                     by = ident_of(arg)
                     if by and by[0] in _SHORTHAND:
@@ -736,11 +772,13 @@ _WINDOWS = "jac:w"
 
 
 def _defines(trees: list[Node], symbol: str) -> bool:
-    """Some equation has ``symbol`` alone on its left."""
+    """Some equation has ``symbol`` alone on its left and not on its right (``δ = (δ_1,
+    …)`` spells the entries out, it does not say what δ is)."""
     for tree in trees:
         found = _lhs_symbol(tree)
         if found is not None and found[0] == symbol:
-            return True
+            if not any(_contains(side, {symbol}) for side in _sides(tree)[1:]):
+                return True
     return False
 
 
@@ -758,6 +796,11 @@ def _matrix_names(trees: list[Node], used: Mapping[str, int]) -> dict[str, str]:
     out: dict[str, str] = {}
     for tree in trees:
         for left, right in _product_pairs(tree):
+            transposed = _transposed_capital(left)
+            if transposed is not None and transposed not in out:
+                # Wᵀδ (∂L/∂x) and Xᵀδ (∂L/∂w): a transposed capital times the gradient
+                out[transposed] = _WINDOWS if transposed == "X" else _TOEPLITZ
+                continue
             if not (_is_name(left) and _is_name(right)):
                 continue
             a, b = ident_of(left), ident_of(right)
@@ -886,4 +929,104 @@ def spellings_of(renames: Mapping[str, str]) -> dict[str, str]:
     """canonical key → the document's spelling of it."""
     out = {key: key.removeprefix("hat:") for key in _SHORTHAND}
     out.update({key: symbol for symbol, key in renames.items() if key in _SHORTHAND})
+    return out
+
+
+_NOT_NAME_WORDS = {
+    "new", "next", "updated", "update", "neu", "old", "alt", "current", "in", "out",
+    "max", "min", "mse", "MSE", "sse", "train", "test", "total", "loss",
+}  # fmt: skip
+_SIZE_KEYS = {"n", "m", "N", "L", "l", "k", "K"}
+
+
+def _name_word(symbol: str, scripts: list[Node]) -> tuple[str, list[Node]] | None:
+    """The word subscript that makes ``symbol`` a name of its own (``δ_{pad}`` → pad) and
+    the scripts left; None for indices, steps (``w_{new}``) and the checker's own names."""
+    if "|" in symbol or symbol in _LOSS or symbol in _SIZE_KEYS:
+        return None
+    for script in scripts:
+        if script.data != "sub":
+            continue
+        word = spelled(script.children[-1])
+        if word is None:
+            return None
+        word = word.replace(" ", "")
+        indices = len(word) <= 3 and set(word) <= set("ijklmnpqrstuvab")  # a_{ij}: indices
+        if len(word) > 1 and word.isalpha() and word not in _NOT_NAME_WORDS and not indices:
+            return word, [s for s in scripts if s is not script]
+        return None
+    return None
+
+
+def _transposed_capital(node: Node) -> str | None:
+    """``W^T``, ``T^\\top``: the capital letter, else None."""
+    if node.data != "scripted" or not isinstance(node.children[0], Tree):
+        return None
+    primary = node.children[0]
+    if primary.data == "font":
+        inner = [c for c in primary.children if isinstance(c, Tree)]
+        letter = str(primary.children[-1]) if not inner else None
+        if inner and inner[0].data == "letter":
+            letter = str(inner[0].children[0])
+    elif primary.data == "letter":
+        letter = str(primary.children[0])
+    else:
+        return None
+    if letter is None or len(letter) != 1 or not letter.isupper():
+        return None
+    scripts = [c for c in node.children[1:] if isinstance(c, Tree)]
+    for script in scripts:
+        arg = script.children[-1]
+        if script.data == "sup" and isinstance(arg, Tree):
+            if arg.data == "top" or (arg.data == "letter" and str(arg.children[0]) == "T"):
+                return letter
+    return None
+
+
+_INLINE = re.compile(r"(?<![$\\])\$([^$\n]{3,300}?)\$(?!\$)")
+MAX_INLINE_DEFINITIONS = 200
+
+
+def _inline_definitions(prose: str) -> list[Node]:
+    """Gradient definitions stated inline in the prose (``let $g_i = \\partial L/\\partial
+    \\hat y_i$``), parsed; at most :data:`MAX_INLINE_DEFINITIONS` are read."""
+    out: list[Node] = []
+    for match in _INLINE.finditer(prose):
+        text = match.group(1)
+        if "=" not in text:
+            continue
+        try:
+            out.append(parse_equation(text))
+        except (ParseFailure, RecursionError):
+            continue
+        if len(out) >= MAX_INLINE_DEFINITIONS:
+            break
+    return out
+
+
+_CANONICAL = {"x", "w", "b", "hat:y", "y", "alpha", *_LOSS, *_RATES}
+
+
+def _late_definitions(trees: list[Node], said: list[Node]) -> dict[str, Node]:
+    """Names used before the equation that defines them (or defined only in the prose:
+    "with $\\delta = o - t$ …"): the defining expression, when it is written with the
+    layer's quantities (``δ = ŷ − y``), not with numbers only."""
+    first_use: dict[str, int] = {}
+    defined_at: dict[str, tuple[int, Node]] = {}
+    for position, tree in enumerate([*said, *trees]):
+        lhs = _lhs_symbol(tree)
+        sides = _sides(tree)
+        if lhs is not None and not lhs[1] and lhs[0] not in _CANONICAL and len(sides) > 1:
+            right = sides[1]
+            if not _contains(right, {lhs[0]}) and _contains(right, {"x", "w", "b", "hat:y", "y"}):
+                defined_at.setdefault(lhs[0], (position, right))
+        for index, side in enumerate(sides):
+            for symbol, _, _ in _names(side):
+                if index == 0 and lhs is not None and symbol == lhs[0]:
+                    continue
+                first_use.setdefault(symbol, position)
+    out: dict[str, Node] = {}
+    for symbol, (position, expression) in defined_at.items():
+        if position < len(said) or first_use.get(symbol, position) < position:
+            out[symbol] = expression
     return out

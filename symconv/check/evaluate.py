@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from lark import Token, Tree
+from lark.visitors import Interpreter
 from sympy import (
     Abs,
     Add,
@@ -392,13 +393,40 @@ def evaluate(tree: Tree[Token] | Token, ctx: Context) -> Value:
 
 
 def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
+    """The value of ``tree`` in ``ctx`` (one :class:`_Rules` method per grammar rule)."""
     if isinstance(tree, Token):
         raise EvalError(f"unexpected `{tree}`")
-    kind = tree.data
-    kids = tree.children
-    trees = [c for c in kids if isinstance(c, Tree)]
-    if kind == "number":
-        text = str(kids[0])
+    return _Rules(ctx).visit(tree)
+
+
+def _subtrees(tree: Tree[Token]) -> list[Tree[Token]]:
+    return [c for c in tree.children if isinstance(c, Tree)]
+
+
+class _Rules(Interpreter[Token, _Any]):
+    """The evaluator: a lark ``Interpreter`` with one method per rule of ``grammar.lark``.
+
+    Each method gets its node and reads the context it was made with; a child context
+    (inside a sum, a derivative) is a new ``_Rules``.  A rule without a method is outside
+    the notation read (:meth:`__default__`).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def visit(self, tree: Tree[Token]) -> _Any:
+        method = getattr(self, tree.data, None) if not tree.data.startswith("_") else None
+        if method is None:
+            return self.__default__(tree)
+        return method(tree)
+
+    def __default__(self, tree: Tree[Token]) -> _Any:
+        raise EvalError(f"`{tree.data}` is not supported")
+
+    # numbers and grouping
+    def number(self, tree: Tree[Token]) -> _Any:
+        ctx = self.ctx
+        text = str(tree.children[0])
         number = _number(text)
         if ctx.perturb is not None and "." in text:
             places = len(text.split(".", 1)[1])
@@ -406,102 +434,142 @@ def _eval(tree: Tree[Token] | Token, ctx: Context) -> _Any:
             ctx.perturb.append((mark, number, text))
             return number + Rational(1, 2 * 10**places) * mark
         return number
-    if kind in ("paren", "group", "pos"):
-        return _eval(trees[0], ctx)
-    if kind == "neg":
-        return _negate(_value(_eval(trees[0], ctx)))
-    if kind in ("add", "subtract"):
-        left = _value(_eval(trees[0], ctx))
-        right = _value(_eval(trees[1], ctx))
-        return _add(left, right if kind == "add" else _negate(right))
-    if kind in ("mul", "imul", "star", "conv"):
-        left_any = _eval(trees[0], ctx)
+
+    def paren(self, tree: Tree[Token]) -> _Any:
+        return _eval(_subtrees(tree)[0], self.ctx)
+
+    group = pos = paren
+
+    def neg(self, tree: Tree[Token]) -> _Any:
+        return _negate(_value(_eval(_subtrees(tree)[0], self.ctx)))
+
+    # sums and products
+    def add(self, tree: Tree[Token]) -> _Any:
+        first, second = _subtrees(tree)
+        left, right = _value(_eval(first, self.ctx)), _value(_eval(second, self.ctx))
+        return _add(left, right if tree.data == "add" else _negate(right))
+
+    subtract = add
+
+    def mul(self, tree: Tree[Token]) -> _Any:
+        ctx = self.ctx
+        first, second = _subtrees(tree)
+        left_any = _eval(first, ctx)
         if isinstance(left_any, DerivOp):
-            derivative = _derivative_of(trees[1], left_any.den, ctx)
+            derivative = _derivative_of(second, left_any.den, ctx)
             if left_any.coefficient is None:
                 return derivative
             return _multiply(left_any.coefficient, derivative, ctx, "cdot")
-        right_any = _eval(trees[1], ctx)
+        right_any = _eval(second, ctx)
         if isinstance(right_any, DerivOp):
             # η ∇_w L reads (η ∇_w) L: keep η until the operator meets its operand
             if right_any.coefficient is not None:
                 raise EvalError("a derivative operator at the end of a product")
             return DerivOp(right_any.den, _value(left_any))
         left, right = _value(left_any), _value(right_any)
-        if kind in ("star", "conv"):
+        if tree.data in ("star", "conv"):
             conv = _convolution(left, right, ctx)
             if conv is None:
                 token = next((str(c) for c in tree.children if isinstance(c, Token)), "*")
                 conv = _sequence_conv(left, right, token, ctx)
             if conv is not None:
                 return conv
-        op = "implicit" if kind == "imul" else "cdot"
-        return _multiply(left, right, ctx, op)
-    if kind == "div":
-        top = _eval(trees[0], ctx)
+        return _multiply(left, right, ctx, "implicit" if tree.data == "imul" else "cdot")
+
+    imul = star = conv = mul
+
+    def div(self, tree: Tree[Token]) -> _Any:
+        ctx = self.ctx
+        first, second = _subtrees(tree)
+        top = _eval(first, ctx)
         if isinstance(top, PartialOf):
             # ∂L / ∂w written inline: the same derivative as \frac{∂L}{∂w}
-            bottom = _eval(trees[1], ctx)
+            bottom = _eval(second, ctx)
             if not isinstance(bottom, PartialOf) or bottom.tree is None:
                 raise EvalError("∂ over something that is not ∂ of a variable")
             if top.tree is None:
                 return DerivOp(Tree("partial", [bottom.tree]))
             return _derivative(top.tree, bottom.tree, ctx)
-        left = _value(top)
-        right = _scalar(_eval(trees[1], ctx))
+        right = _scalar(_eval(second, ctx))
         if right is None:
             raise EvalError("division by a matrix")
-        return _divide(left, right)
-    if kind == "hadamard":
-        left = _value(_eval(trees[0], ctx))
-        right = _value(_eval(trees[1], ctx))
-        return _hadamard(left, right)
-    if kind == "frac":
-        return _frac(trees[0], trees[1], ctx)
-    if kind == "sqrt":
-        inner = _scalar(_eval(trees[0], ctx))
+        return _divide(_value(top), right)
+
+    def hadamard(self, tree: Tree[Token]) -> _Any:
+        first, second = _subtrees(tree)
+        return _hadamard(_value(_eval(first, self.ctx)), _value(_eval(second, self.ctx)))
+
+    def frac(self, tree: Tree[Token]) -> _Any:
+        top, bottom = _subtrees(tree)
+        return _frac(top, bottom, self.ctx)
+
+    def sqrt(self, tree: Tree[Token]) -> _Any:
+        inner = _scalar(_eval(_subtrees(tree)[0], self.ctx))
         if inner is None:
             raise EvalError("the square root of a matrix")
         return sqrt(inner)
-    if kind == "matrix":
-        return _matrix(trees, ctx)
-    if kind == "tuple":
-        entries = [_scalar(_eval(t, ctx)) for t in trees]
+
+    # vectors and matrices
+    def matrix(self, tree: Tree[Token]) -> _Any:
+        return _matrix(_subtrees(tree), self.ctx)
+
+    def dots(self, tree: Tree[Token]) -> _Any:
+        raise EvalError("`…` outside a vector (a sum written with … is not read)")
+
+    def tuple(self, tree: Tree[Token]) -> _Any:
+        entries = [_scalar(_eval(t, self.ctx)) for t in _and_so_on(_subtrees(tree))]
         if any(e is None for e in entries):
             raise EvalError("a tuple of matrices")
         return _vector([e for e in entries if e is not None], free=True)
-    if kind == "norm":
-        return _norm(_value(_eval(trees[0], ctx)), squared=False)
-    if kind in ("floor", "ceil"):
-        inner = _scalar(_eval(trees[0], ctx))
+
+    def norm(self, tree: Tree[Token]) -> _Any:
+        return _norm(_value(_eval(_subtrees(tree)[0], self.ctx)), squared=False)
+
+    def floor(self, tree: Tree[Token]) -> _Any:
+        inner = _scalar(_eval(_subtrees(tree)[0], self.ctx))
         if inner is None or not inner.is_Rational:
             raise EvalError("⌊…⌋ or ⌈…⌉ of something that is not a number")
         rational = Rational(inner)
-        return Integer(rational.floor() if kind == "floor" else rational.ceiling())
-    if kind == "abs":
-        inner = _scalar(_eval(trees[0], ctx))
+        return Integer(rational.floor() if tree.data == "floor" else rational.ceiling())
+
+    ceil = floor
+
+    def abs(self, tree: Tree[Token]) -> _Any:
+        inner = _scalar(_eval(_subtrees(tree)[0], self.ctx))
         if inner is None:
             raise EvalError("|…| of a matrix (write a norm ‖…‖)")
         return Abs(inner)
-    if kind == "scripted":
-        return _scripted(trees[0], [t for t in trees[1:]], ctx)
-    if kind in ("accent", "font") and name_key(tree) is None:
-        return _styled(tree, ctx)
-    if kind in ("letter", "greek", "text", "accent", "font", "cal"):
-        return _scripted(tree, [], ctx)
-    if kind == "call":
-        return _call(trees, ctx)
-    if kind == "bigsum":
-        return _bigsum(trees, ctx)
-    if kind == "partial":
+
+    # names, calls, sums, derivatives
+    def scripted(self, tree: Tree[Token]) -> _Any:
+        trees = _subtrees(tree)
+        return _scripted(trees[0], trees[1:], self.ctx)
+
+    def letter(self, tree: Tree[Token]) -> _Any:
+        if tree.data in ("accent", "font") and name_key(tree) is None:
+            return _styled(tree, self.ctx)
+        return _scripted(tree, [], self.ctx)
+
+    greek = text = accent = font = cal = letter
+
+    def call(self, tree: Tree[Token]) -> _Any:
+        return _call(_subtrees(tree), self.ctx)
+
+    def bigsum(self, tree: Tree[Token]) -> _Any:
+        return _bigsum(_subtrees(tree), self.ctx)
+
+    def partial(self, tree: Tree[Token]) -> _Any:
+        trees = _subtrees(tree)
         return PartialOf(trees[0] if trees else None)
-    if kind == "nabla":
+
+    def nabla(self, tree: Tree[Token]) -> _Any:
         raise EvalError("∇ needs a subscript (∇_w L)")
-    if kind == "top":
+
+    def top(self, tree: Tree[Token]) -> _Any:
         raise EvalError("ᵀ outside a superscript")
-    if kind == "binding":
+
+    def binding(self, tree: Tree[Token]) -> _Any:
         raise EvalError("`i = …` outside a sum")
-    raise EvalError(f"`{kind}` is not supported")
 
 
 def _styled(tree: Tree[Token], ctx: Context) -> _Any:
@@ -703,9 +771,7 @@ def _sequence_conv(left: Value, right: Value, token: str, ctx: Context) -> Value
         padded = [Integer(0)] * (len(kernel) - 1) + list(a) + [Integer(0)] * (len(kernel) - 1)
         a = padded
         b = kernel
-    out = [
-        Add(*[a[i + j] * b[j] for j in range(len(b))]) for i in range(len(a) - len(b) + 1)
-    ]
+    out = [Add(*[a[i + j] * b[j] for j in range(len(b))]) for i in range(len(a) - len(b) + 1)]
     return _vector(out, free=True)
 
 
@@ -719,8 +785,80 @@ def _reversed(value: Value) -> Value:
 _FLIPS = {"text:rot180", "text:rot_{180}", "text:flip", "text:rot", "text:reverse"}
 
 
+def _and_so_on(items: list[Tree[Token]]) -> list[Tree[Token]]:
+    """``δ_1, …, δ_4`` → δ_1, δ_2, δ_3, δ_4: a ``…`` between two entries of one name with
+    numbered indices stands for the entries between them ("and so on")."""
+    if not any(item.data == "dots" for item in items):
+        return items
+    out: list[Tree[Token]] = []
+    for position, item in enumerate(items):
+        if item.data != "dots":
+            out.append(item)
+            continue
+        if not 0 < position < len(items) - 1:
+            raise EvalError("`…` at the end of a vector")
+        out.extend(_between(items[position - 1], items[position + 1]))
+    return out
+
+
+def _differing_number(left: Tree[Token] | Token, right: Tree[Token] | Token) -> list[int] | None:
+    """The path to the one number where ``left`` and ``right`` differ, else None
+    (``δ_1`` and ``δ_4``, ``(ŷ_1 − y_1)`` and ``(ŷ_3 − y_3)`` differ in one index)."""
+    if isinstance(left, Token) or isinstance(right, Token):
+        return [] if left == right else None
+    if left.data != right.data or len(left.children) != len(right.children):
+        return None
+    if left.data == "number":
+        return None if left == right else [-1]
+    path: list[int] | None = []
+    found: list[int] | None = None
+    for position, (a, b) in enumerate(zip(left.children, right.children)):
+        if a == b:
+            continue
+        path = _differing_number(a, b)
+        if path is None or found is not None:
+            return None
+        found = [position, *path]
+    return found if found is not None else None
+
+
+def _with_number(tree: Tree[Token], path: list[int], value: int) -> Tree[Token]:
+    if path == [-1]:
+        return Tree("number", [Token("NUMBER", str(value))])
+    children = list(tree.children)
+    child = children[path[0]]
+    assert isinstance(child, Tree)
+    children[path[0]] = _with_number(child, path[1:], value)
+    return Tree(tree.data, children)
+
+
+def _number_at(tree: Tree[Token], path: list[int]) -> int | None:
+    node: Tree[Token] | Token = tree
+    for step in path[:-1]:
+        assert isinstance(node, Tree)
+        node = node.children[step]
+    text = str(node.children[0]) if isinstance(node, Tree) else ""
+    return int(text) if text.isdigit() else None
+
+
+def _between(left: Tree[Token], right: Tree[Token]) -> list[Tree[Token]]:
+    path = _differing_number(left, right)
+    low = _number_at(left, path) if path else None
+    high = _number_at(right, path) if path else None
+    if path is None or low is None or high is None or low >= high:
+        raise EvalError("`…` between entries that do not count up one index")
+    if high - low > MAX_ONES:
+        raise EvalError(f"`…` standing for more than {MAX_ONES} entries")
+    return [_with_number(left, path, index) for index in range(low + 1, high)]
+
+
 def _matrix(rows: list[Tree[Token]], ctx: Context) -> Mat:
     cells: list[list[Expr]] = []
+    singles = [[c for c in row.children if isinstance(c, Tree)] for row in rows]
+    if all(len(cells_of) == 1 for cells_of in singles):
+        # a column written with \vdots: the rows between two numbered entries
+        column = _and_so_on([cells_of[0] for cells_of in singles])
+        rows = [Tree("mrow", [cell]) for cell in column]
     for row in rows:
         entries: list[Expr] = []
         for cell in [c for c in row.children if isinstance(c, Tree)]:
@@ -1004,6 +1142,9 @@ def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) ->
             position = _index(_arg(script), ctx) - ctx.truth.base
             entries = value.entries()
             if not 0 <= position < len(entries):
+                if ctx.in_sum:
+                    value = Integer(0)  # (ŷ − y)_i beyond the end inside a sum: a zero term
+                    continue
                 raise EvalError("an entry beyond the end of a vector")
             value = entries[position]
         return _apply_sups(_value(value), sups, ctx)
@@ -1033,6 +1174,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         word = _spelled(arg)
         # a bound index letter (x_t inside ∑_t) and the size k (w_k) are indices
         as_mark = key not in ctx.env and word not in ctx.indices and word not in _SIZE_LETTERS
+        as_mark = as_mark and not (key == "x" and word == "t")  # x_t: the input at t
         mark = _step_word(arg, ctx) if as_mark else None
         if mark is not None:
             ctx.marks.append(mark)

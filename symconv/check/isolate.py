@@ -56,6 +56,9 @@ __all__ = ["Limits", "Worker", "check_isolated", "failure_summary", "give_back",
 VERDICTS = ("correct", "incorrect", "notation", "unchecked")  # as symconv.check.judge
 _START_S = 60.0  # a worker that has not imported the checker by then is broken
 _LIMITS = ("timeout", "resource limit")  # the reasons of an equation cut short
+# what the parent knows of an equation before it is judged: latex, label, line, heading,
+# notebook cell, \label name
+_Meta = tuple[str, str | None, int, str, int | None, str | None]
 _STOPPING: list[subprocess.Popen[bytes]] = []  # workers told to stop, not yet reaped
 _CACHED_TRUTHS = 4  # problems whose derivation a worker keeps
 _IDLE_CPU_S = 30  # CPU seconds a worker may use between documents (unpickling a text)
@@ -176,7 +179,8 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
         conn.send(("failed", "resource limit", "reading it nested too deeply"))
         return
     # a notebook's unlabelled equation is named by cell and line ("cell 3, line 2")
-    conn.send(("read", [(e.latex, e.label or e.name, e.line, e.heading) for e in equations]))
+    metas = [(e.latex, e.label or e.name, e.line, e.heading, e.cell, e.ref) for e in equations]
+    conn.send(("read", metas))
     try:
         prose = text if isinstance(text, str) else "\n".join(p.text for p in text.parts)
         started = begin_document(
@@ -397,7 +401,7 @@ class Worker:
         limits = limits or self.limits
         payload = problem if isinstance(problem, bytes) else pickle.dumps(problem)
         deadline = time.monotonic() + limits.document_s
-        metas: list[tuple[str, str | None, int, str]] | None = None
+        metas: list[_Meta] | None = None
         entries: list[dict[str, Any]] = []
         skip: set[int] = set()
         failures: list[tuple[str, str, str | None]] = []  # reason, message, equation
@@ -485,19 +489,21 @@ class Worker:
         return data
 
 
-def _label(metas: list[tuple[str, str | None, int, str]] | None, index: int) -> str:
+def _label(metas: list[_Meta] | None, index: int) -> str:
     if metas is None or index >= len(metas):
         return "?"
-    _, label, line, _ = metas[index]
+    _, label, line, *_ = metas[index]
     return label if label else f"line {line}"
 
 
-def _unchecked(meta: tuple[str, str | None, int, str], reason: str, why: str) -> dict[str, Any]:
+def _unchecked(meta: _Meta, reason: str, why: str) -> dict[str, Any]:
     """The JSON object of an equation no worker could judge."""
-    latex, label, line, _ = meta
+    latex, label, line, _, cell, ref = meta
     return {
         "label": label if label else f"line {line}",
         "line": line,
+        "cell": cell,
+        "ref": ref,
         "verdict": "unchecked",
         "message": f"unchecked: {why}",
         "expected": None,

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import re
 import signal
 import threading
@@ -52,9 +53,10 @@ from symconv.check.evaluate import (
 )
 from symconv.check.match import compare, show
 from symconv.check.parse import ParseFailure, parse_equation
+from symconv.check.pretty import pretty
 from symconv.check.rounding import MESSAGE as ROUNDING
 from symconv.check.rounding import has_rounding, within_rounding
-from symconv.check.scope import beyond
+from symconv.check.scope import beyond, section_beyond
 from symconv.check.truth import MAX_STEP, Truth
 
 __all__ = [
@@ -156,6 +158,8 @@ def _zero_based(equations: list[Equation]) -> bool:
 
 
 _PROSE_CHARS = 200_000  # the binder reads the words of at most this much of a document
+MAX_BINDING_EQUATIONS = 400  # the binding is inferred from at most this many equations
+BINDING_SECONDS = 2.0  # and within this time (else the checker's own names are used)
 
 
 def judge_document(
@@ -186,20 +190,31 @@ def begin_document(
             )
             for equation in equations
         ]
+    # the binding is read from the first equations (a document states its notation early);
+    # the rest are parsed and bound one by one, inside each equation's budget
     trees: dict[str, Tree[Token]] = {}
     for equation in equations:
+        if len(trees) >= MAX_BINDING_EQUATIONS:
+            break
         if equation.latex not in trees:
             try:
                 trees[equation.latex] = parse_equation(equation.latex)
             except (ParseFailure, RecursionError):
                 continue
-    binding = infer(list(trees.values()), dict(truth.problem.notation), text[:_PROSE_CHARS])
-    trees = {latex: binding.apply(tree) for latex, tree in trees.items()}
-    if binding.index_base is not None:
-        truth.base = binding.index_base
-    elif _zero_based(equations) or zero_based(trees.values()):
-        truth.base = 0
-        binding.index_base = 0
+    try:
+        with time_bound(BINDING_SECONDS):
+            binding = infer(
+                list(trees.values()), dict(truth.problem.notation), text[:_PROSE_CHARS]
+            )
+            trees = {latex: binding.apply(tree) for latex, tree in trees.items()}
+    except (TimedOut, RecursionError):
+        binding, trees = Binding(), {}  # the checker's own names; each equation parsed alone
+    base = binding.index_base
+    if base is None and (_zero_based(equations) or zero_based(trees.values())):
+        base = binding.index_base = 0
+    if base is not None and base != truth.base:
+        truth = copy.copy(truth)  # the document's own numbering; the caller's truth is kept
+        truth.base = base
     return DocState(truth=truth, time_limit=time_limit, binding=binding, trees=trees)
 
 
@@ -221,6 +236,14 @@ def judge_next(
     try:
         with time_bound(budget):
             judgement = _judge(equation, state)
+            section = section_beyond(equation.heading)
+            if section is not None and judgement.verdict in ("incorrect", "unchecked"):
+                judgement = Judgement(
+                    equation,
+                    "unchecked",
+                    f"unchecked: unsupported: {section}, beyond the problem's 1-D layer",
+                    reason="unsupported",
+                )
             if diagnose:
                 _diagnose(judgement)
     except TimedOut:
@@ -471,8 +494,6 @@ def _has_numbers_in(equation: Equation) -> bool:
 def _step_name(equation: Equation, step: int) -> str:
     superscript = "⁽" + "⁰¹²³⁴⁵⁶⁷⁸⁹"[step] + "⁾" if step < 10 else f"^({step})"
     head = equation.latex.split("=", 1)[0]
-    from symconv.check.report import pretty
-
     return pretty(head).strip() + superscript
 
 

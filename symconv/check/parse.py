@@ -73,6 +73,28 @@ _UNICODE = {
     "²": "^{2}",
     "≈": r"\approx ",
 }
+# what an equation says about itself, not a claim: a range (``, \\forall i``,
+# ``, 0 \\le i < m``), a set (``\\in \\mathbb{R}^{n}``); and spellings to unify
+_ANNOTATIONS = [
+    (
+        re.compile(r"\\in\s*+\\mathbb\s*+\{?\s*+R\s*+\}?(?:\s*+\^\s*+(?:\{[^{}]*+\}|\w))?+"),
+        "",
+    ),
+    (re.compile(r"\\(mathbf|mathbb|boldsymbol|bm)\s*+1(?![\d.])"), r"\\\1{1}"),
+    (
+        re.compile(
+            r"(\\(?:ast|star|circledast|otimes))\s*+_\s*+\{\s*+(?:\\(?:text|mathrm)\s*+\{)?"
+            r"\s*+(?:full|valid|same)\s*+\}?\s*+\}"
+        ),
+        r"\1",
+    ),
+]
+_FORALL = re.compile(r"\\forall(?![A-Za-z])")
+_QUAD_TAIL = re.compile(r"(?:\\q?quad|\\[,;])\s*+[,;]?$")
+_RANGE = re.compile(
+    r"[,;]\s*+(?:\\q?quad\s*+)?+-?\d\s*+(?:\\leq?|<|\\leqslant)(?![A-Za-z])[^=,;]*+$"
+)
+_RANGE_TAIL = 120
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 
 
@@ -135,6 +157,17 @@ def normalise(text: str) -> str:
     ``||a||``, ``\\|a\\|`` and ``\\lVert a \\rVert`` all become ``\\lVert a \\rVert``;
     ``|a|`` becomes ``\\lvert a \\rvert`` (bars alternate open, close).
     """
+    forall = _FORALL.search(text)
+    if forall:
+        # "…, \\forall i": the range of a claim, not part of it
+        text = _QUAD_TAIL.sub("", text[: forall.start()].rstrip(" ,;"))
+    for pattern, replacement in _ANNOTATIONS:
+        text = pattern.sub(replacement, text)
+    # ", 0 \\le i < m" at the end (read in the last characters only: linear)
+    tail = len(text) - _RANGE_TAIL
+    found = _RANGE.search(text, max(tail, 0))
+    if found:
+        text = text[: found.start()]
     for char, replacement in _UNICODE.items():
         text = text.replace(char, replacement)
     text = re.sub(

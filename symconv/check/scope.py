@@ -27,7 +27,7 @@ from symconv.check.evaluate import spelled
 from symconv.notation import ROLES
 from symconv.problem import Problem
 
-__all__ = ["beyond"]
+__all__ = ["beyond", "section_beyond"]
 
 _ACTIVATIONS = re.compile(
     r"\\operatorname\s*+\{\s*+(ReLU|relu|ReLu|LeakyReLU|softmax|tanh|sigmoid|GELU|ELU)\s*+\}"
@@ -151,3 +151,18 @@ def _two_letters(arg: object) -> bool:
     return len(parts) == 2 and all(
         p.data == "letter" and str(p.children[0]) in "abcdefghijklmnpqrstuvxyz" for p in parts
     )
+
+
+_SECTION = re.compile(
+    r"\b(?:2-?D|3-?D|two-dimensional|image|channels?|pooling|max-?pool\w*|second layer|"
+    r"two layers|ReLU|activation|batch norm\w*)\b",
+    re.I,
+)
+
+
+def section_beyond(heading: str) -> str | None:
+    """A section about more than the 1-D layer (``## The 2-D version``, ``## Max pooling``):
+    what its heading names, else None.  An equation there that does not hold for the
+    problem is out of scope, not wrong."""
+    found = _SECTION.search(heading or "")
+    return None if found is None else f"the section “{heading[:60]}” is about {found.group(0)}"
