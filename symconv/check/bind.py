@@ -41,8 +41,11 @@ from typing import Any
 
 from lark import Token, Tree
 
+from symconv.check.diagnose import latex_of
 from symconv.check.evaluate import name_key, spelled
 from symconv.check.parse import ParseFailure, parse_equation
+from symconv.check.pretty import pretty
+from symconv.mathtext import sub as subscript
 from symconv.notation import GRADIENT_OF, ROLES, WORD_SUBSCRIPTS
 
 __all__ = ["Binding", "ident_of", "infer", "zero_based"]
@@ -256,11 +259,14 @@ class Binding:
             and not self.updates
             and not self.named
             and not self.expressions
+            and not self.index_letters
         )
 
     updates: bool = False  # Δw and w(1) are read (the textbook's update notation)
     named: bool = False  # names with a word subscript (δ_{pad}) are used
-    expressions: dict[str, Node] = field(default_factory=dict)  # δ → o − t (read late)
+    index_letters: dict[str, str] = field(default_factory=dict)  # k → q when K is the size
+    # δ → o − t, e_i → d_i − z_i: defined in the prose or after their first use
+    expressions: dict[str, tuple[str | None, Node]] = field(default_factory=dict)
 
     def apply(self, tree: Node) -> Node:
         """``tree`` in the checker's names (the input is not changed)."""
@@ -269,6 +275,8 @@ class Binding:
         renamed = (
             _rewrite(tree, self._rename) if self.renames or self.named or self.expressions else tree
         )
+        if self.index_letters:
+            renamed = _rewrite(renamed, self._rename_index)
         if self.shorthand:
             renamed = _rewrite(renamed, _expand_shorthand)
         if self.gradients:
@@ -303,18 +311,39 @@ class Binding:
             if word is not None:
                 # δ_{pad}, x_{\text{padded}}: a name of the document's own, not an entry
                 stem = symbol.removeprefix("text:")
+                named = f"text:{stem}_{word[0]}"
+                if named in self.expressions and self.expressions[named][0] is None:
+                    # δ_pad used before its definition: the expression it is defined as
+                    defined_as: Node = Tree("paren", [self.expressions[named][1]])
+                    return _with_scripts(defined_as, self._scripts(word[1]))
                 text: Node = Tree("text", [Token("TEXT", r"\text{" + f"{stem}_{word[0]}" + "}")])
                 return _with_scripts(text, self._scripts(word[1]))
         if symbol in self.expressions:
             # δ, defined as o − t in the prose or further down: that expression
-            defined: Node = Tree("paren", [self.expressions[symbol]])
-            return _with_scripts(defined, self._scripts(rest))
+            letter, expression = self.expressions[symbol]
+            scripts = self._scripts(rest)
+            if letter is not None:
+                subs = [script for script in scripts if script.data == "sub"]
+                if not subs:
+                    return None  # e without its index: not the defined e_i
+                expression = _put_index(expression, letter, subs[0].children[-1])
+                scripts = [script for script in scripts if script is not subs[0]]
+            defined: Node = Tree("paren", [expression])
+            return _with_scripts(defined, scripts)
         if target is None or target == symbol:
             if node.data == "scripted" and ("|" in symbol or "^*" in symbol):
                 # y_{true} is one name: its primary `y` is not renamed on its own
                 return Tree("scripted", [node.children[0], *self._scripts(node.children[1:])])
             return None
         return _with_scripts(_canonical(target), self._scripts(rest))
+
+    def _rename_index(self, node: Node, in_sub: bool) -> Node | None:
+        if node.data == "binding" and str(node.children[0]) in self.index_letters:
+            letter = Token("LETTER", self.index_letters[str(node.children[0])])
+            return Tree("binding", [letter, *node.children[1:]])
+        if in_sub and node.data == "letter" and str(node.children[0]) in self.index_letters:
+            return Tree("letter", [Token("LETTER", self.index_letters[str(node.children[0])])])
+        return None
 
     def _scripts(self, scripts: list[Any]) -> list[Node]:
         return [
@@ -347,6 +376,9 @@ class Binding:
                     parts.append(f"{role} {_show(symbol)} → {ROLES[role].unicode}")
         for symbol, key in self.gradients.items():
             parts.append(f"{_show(symbol)} = ∂L/∂{_unicode(key)}")
+        for symbol, (letter, expression) in self.expressions.items():
+            name = _show(symbol) + (subscript(letter) if letter else "")
+            parts.append(f"{name} = {pretty(latex_of(expression)).strip()}")
         if self.shorthand:
             parts.append("dX = ∂L/∂X")
         for symbol, what in self.matrices.items():
@@ -605,6 +637,15 @@ def infer(
     # a target spelling the document does not use as the target is not the checker's y
     if "y" in used and "y" not in renames and target is not None:
         renames["y"] = _NOT_A_ROLE  # neither the output nor the target: an unknown name
+    letters = {
+        str(node.children[0]) for tree in trees for node, _ in _walk(tree) if node.data == "letter"
+    }  # every letter, in indices and bounds too
+    if ("K" in letters or "M" in used) and "N" in used:
+        # sizes in capitals (N, K, S, M): N is the input's length, M the output's
+        renames.setdefault("N", "n")
+        renames.setdefault("M", "m")
+    if "K" in letters and "q" not in letters:
+        binding.index_letters = {"k": "q"}  # K is the kernel size: k is a tap index
     binding.renames = renames
     binding.named = any(
         _name_word(symbol, scripts) is not None
@@ -840,8 +881,10 @@ def _step_call(node: Node) -> tuple[Node, Node] | None:
         return None
     found = ident_of(kids[0])
     arg = kids[1]
-    if found is None or found[0] not in _STEPPED or found[1]:
+    if found is None or found[0] not in _STEPPED:
         return None
+    if any(script.data != "sub" for script in found[1]):
+        return None  # z_2(1): an entry at an iteration; w^2(1) is something else
     if arg.data == "number" and str(arg.children[0]).isdigit() and int(str(arg.children[0])) <= 4:
         return kids[0], arg
     return None
@@ -857,6 +900,8 @@ def _expand_updates(node: Node, in_sub: bool) -> Node | None:
             return None
         name, number = call
         mark: Node = Tree("sup", [Token("SUP", "^"), Tree("group", [Tree("paren", [number])])])
+        if name.data == "scripted":
+            return Tree("scripted", [*name.children, mark])
         return Tree("scripted", [name, mark])
     if node.data != "imul":
         return None
@@ -905,9 +950,9 @@ def _einstein(tree: Node) -> Node:
 def _index_letters(node: Node) -> set[str]:
     """The index letters in the subscripts of a name (``x_{i+j-1}`` → {i, j})."""
     letters: set[str] = set()
-    for sub, _ in _walk(node):
-        if sub.data == "sub":
-            for leaf, _ in _walk(sub):
+    for script, _ in _walk(node):
+        if script.data == "sub":
+            for leaf, _ in _walk(script):
                 if leaf.data == "letter" and str(leaf.children[0]) in "ijlqrtu":
                     letters.add(str(leaf.children[0]))
     return letters
@@ -1007,26 +1052,52 @@ def _inline_definitions(prose: str) -> list[Node]:
 _CANONICAL = {"x", "w", "b", "hat:y", "y", "alpha", *_LOSS, *_RATES}
 
 
-def _late_definitions(trees: list[Node], said: list[Node]) -> dict[str, Node]:
-    """Names used before the equation that defines them (or defined only in the prose:
-    "with $\\delta = o - t$ …"): the defining expression, when it is written with the
-    layer's quantities (``δ = ŷ − y``), not with numbers only."""
+def _late_definitions(trees: list[Node], said: list[Node]) -> dict[str, tuple[str | None, Node]]:
+    """Names used before the equation that defines them, or defined only in the prose
+    ("with $\\delta = o - t$ …", "$e_i = d_i - z_i$"): (its index letter or None, the
+    defining expression) — a definition written with names, not with numbers only."""
     first_use: dict[str, int] = {}
-    defined_at: dict[str, tuple[int, Node]] = {}
+    defined_at: dict[str, tuple[int, str | None, Node]] = {}
     for position, tree in enumerate([*said, *trees]):
         lhs = _lhs_symbol(tree)
         sides = _sides(tree)
-        if lhs is not None and not lhs[1] and lhs[0] not in _CANONICAL and len(sides) > 1:
+        letter = _single_letter_index(lhs[1]) if lhs is not None else None
+        plain = lhs is not None and (not lhs[1] or letter is not None)
+        if plain and lhs is not None and lhs[0] not in _CANONICAL and len(sides) > 1:
             right = sides[1]
-            if not _contains(right, {lhs[0]}) and _contains(right, {"x", "w", "b", "hat:y", "y"}):
-                defined_at.setdefault(lhs[0], (position, right))
+            names = {symbol for symbol, _, _ in _names(right)}
+            if names and lhs[0] not in names:
+                defined_at.setdefault(lhs[0], (position, letter, right))
         for index, side in enumerate(sides):
             for symbol, _, _ in _names(side):
                 if index == 0 and lhs is not None and symbol == lhs[0]:
                     continue
                 first_use.setdefault(symbol, position)
-    out: dict[str, Node] = {}
-    for symbol, (position, expression) in defined_at.items():
+    out: dict[str, tuple[str | None, Node]] = {}
+    for symbol, (position, letter, expression) in defined_at.items():
         if position < len(said) or first_use.get(symbol, position) < position:
-            out[symbol] = expression
+            out[symbol] = (letter, expression)
     return out
+
+
+def _single_letter_index(scripts: list[Node]) -> str | None:
+    """``e_i``: the letter i of the one subscript, else None."""
+    if len(scripts) != 1 or scripts[0].data != "sub":
+        return None
+    arg = scripts[0].children[-1]
+    while isinstance(arg, Tree) and arg.data == "group" and len(arg.children) == 1:
+        arg = arg.children[0]
+    if isinstance(arg, Tree) and arg.data == "letter":
+        return str(arg.children[0])
+    return None
+
+
+def _put_index(expression: Node, letter: str, value: Any) -> Node:
+    """``expression`` with the index letter replaced by ``value`` in its subscripts."""
+
+    def replace(node: Node, in_sub: bool) -> Node | None:
+        if in_sub and node.data == "letter" and str(node.children[0]) == letter:
+            return value if isinstance(value, Tree) else None
+        return None
+
+    return _rewrite(expression, replace)

@@ -152,6 +152,9 @@ class Context:
     # symbol r, recorded here as (r, d, its text) — the side's rounding, see rounding.py
     perturb: list[tuple[Symbol, Rational, str]] | None = None
     in_sum: bool = False  # inside ∑: the kernel, outputs and targets are 0 outside their range
+    # mistakes read in on the way, as (kind, sentence): W·δ with W the layer's matrix is
+    # not loose notation but a missing transpose; shared by children
+    mistakes: list[tuple[str, str]] = field(default_factory=list)
 
     def child(self) -> Context:
         """A copy sharing env/flags but with its own index bindings."""
@@ -169,6 +172,7 @@ class Context:
             perturb=self.perturb,
             marks=self.marks,
             in_sum=self.in_sum,
+            mistakes=self.mistakes,
         )
 
 
@@ -495,6 +499,15 @@ class _Rules(Interpreter[Token, _Any]):
             raise EvalError("division by a matrix")
         return _divide(_value(top), right)
 
+    def mod(self, tree: Tree[Token]) -> _Any:
+        first, second = _subtrees(tree)
+        left, right = _scalar(_eval(first, self.ctx)), _scalar(_eval(second, self.ctx))
+        if left is None or right is None or not (left.is_Integer and right.is_Integer):
+            raise EvalError("\\bmod of something that is not a whole number")
+        if int(right) <= 0:
+            raise EvalError("a \\bmod by a number that is not positive")
+        return Integer(int(left) % int(right))
+
     def hadamard(self, tree: Tree[Token]) -> _Any:
         first, second = _subtrees(tree)
         return _hadamard(_value(_eval(first, self.ctx)), _value(_eval(second, self.ctx)))
@@ -722,10 +735,20 @@ def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:
                 return Mat(ImmutableMatrix(ma * mb), free=left.free or right.free)
     sa, sb = _shape_text(left.shape), _shape_text(right.shape)
     if left.shape[0] == right.shape[0]:
-        flags.append(
-            f"a {sa}·{sb} product is not defined; it is read as the transpose of the first "
-            "factor times the second (a transpose is missing)"
-        )
+        if left.tag == "matrix" and ctx is not None:
+            # Wδ with W the layer's m×n matrix: the gradient goes back through Wᵀ
+            ctx.mistakes.append(
+                (
+                    "transpose_missing",
+                    f"transpose missing: the {sa} layer matrix times a {sb} vector is not "
+                    "defined; the gradient flows back through its transpose (Wᵀδ)",
+                )
+            )
+        else:
+            flags.append(
+                f"a {sa}·{sb} product is not defined; it is read as the transpose of the "
+                "first factor times the second (a transpose is missing)"
+            )
         return Mat(ImmutableMatrix(left.m.T * right.m), free=True)
     if left.shape[1] == right.shape[1]:
         flags.append(
@@ -940,6 +963,7 @@ def _index(tree: Tree[Token] | Token, ctx: Context) -> int:
         "neg",
         "number",
         "call",
+        "mod",
     ):
         value = _eval_index_expr(tree, ctx)
         return value
@@ -968,6 +992,10 @@ def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
         return a + b
     if kind == "subtract":
         return a - b
+    if kind == "mod":
+        if b <= 0:
+            raise EvalError("a \\bmod by a number that is not positive")
+        return a % b  # (i + j − 3) mod 4: circular indices
     return a * b
 
 
@@ -1142,12 +1170,20 @@ def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) ->
             position = _index(_arg(script), ctx) - ctx.truth.base
             entries = value.entries()
             if not 0 <= position < len(entries):
+                if ctx.strict:
+                    raise OutOfRange("an entry beyond the end of a vector")
                 if ctx.in_sum:
                     value = Integer(0)  # (ŷ − y)_i beyond the end inside a sum: a zero term
                     continue
                 raise EvalError("an entry beyond the end of a vector")
             value = entries[position]
-        return _apply_sups(_value(value), sups, ctx)
+        primes = [script for script in sups if script.data == "prime"]
+        result = _value(value)
+        if len(primes) == 1:
+            # (W)' with W spelled in w: its value after the update
+            result = _at_offset(result, 1, ctx)
+            sups = [script for script in sups if script.data != "prime"]
+        return _apply_sups(result, sups, ctx)
     key, inner_scripts = found
     return _name(key, inner_scripts + scripts, ctx)
 
@@ -1162,7 +1198,9 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     stepped = False
     powers: list[Tree[Token]] = []
     for script in sups:
-        mark = _step_mark(script, ctx) if key not in ctx.env else None
+        # a document's own name takes a prime as its value after the step (W' of W = (w…))
+        env_prime = key in ctx.env and script.data == "prime"
+        mark = _step_mark(script, ctx) if key not in ctx.env or env_prime else None
         if mark is not None and not stepped:
             step, stepped = mark, True
             ctx.marks.append(mark)
@@ -1170,6 +1208,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
             powers.append(script)
     index: int | None = None
     window: tuple[int, int] | None = None
+    general = False  # the index is written with a free or summed letter (w_{t-i+1})
     for arg in _sub_parts(subs):
         word = _spelled(arg)
         # a bound index letter (x_t inside ∑_t) and the size k (w_k) are indices
@@ -1194,6 +1233,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
             window = (_index(low, ctx), _index(high, ctx))
             continue
         index = _index(arg, ctx)
+        general = general or _mentions(arg, ctx.indices)
     if window is not None:
         return _apply_sups(_slice(key, window, step, ctx), powers, ctx)
     if ctx.capture:
@@ -1201,6 +1241,10 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
         offset = 0
     else:
         offset = step - ctx.step
+    if general and not ctx.in_sum:
+        # w_{t−i+1} for every i and t: the kernel is 0 outside its taps, as in a sum
+        ctx = ctx.child()
+        ctx.in_sum = True
     value = _quantity(key, index, ctx)
     if offset == 1 and key in ("w", "b") and key not in ctx.env:
         value = _updated(key, index, ctx)  # θ − α·∂L/∂θ, with the placeholders ŷᵢ kept
@@ -1209,8 +1253,9 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
     return _apply_sups(value, powers, ctx)
 
 
-_SIZE_WORDS = {"K": "k", "text:padding": "p", "text:stride": "s", "text:dilation": "d",
-               "text:kernel_size": "k", "text:kernel\\_size": "k"}  # fmt: skip
+_SIZE_WORDS = {"K": "k", "S": "s", "P": "p", "D": "d", "text:padding": "p",
+               "text:stride": "s", "text:dilation": "d", "text:kernel_size": "k",
+               "text:kernel\\_size": "k"}  # fmt: skip
 _CONV_CALLS = {"text:conv1d", "text:conv", "text:corr", "text:xcorr", "text:conv1D",
                "text:correlate", "text:Conv1d"}  # fmt: skip
 _SIZE_NAMES = {"n": {"in": "n", "out": "m"}, "m": {"out": "m"}, "N": {"in": "n", "out": "m"},
@@ -1224,6 +1269,15 @@ def _size_name(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | None:
     word = _spelled(_arg(subs[0]))
     size = _SIZE_NAMES[key].get(word.replace(" ", "").lower()) if word is not None else None
     return None if size is None else Integer(_sizes(ctx)[size])
+
+
+def _mentions(arg: Tree[Token] | Token, letters: dict[str, int]) -> bool:
+    """Does the index expression ``arg`` use one of the bound letters (not a number)?"""
+    if isinstance(arg, Token):
+        return False
+    if arg.data == "letter":
+        return str(arg.children[0]) in letters
+    return any(_mentions(child, letters) for child in arg.children if isinstance(child, Tree))
 
 
 def _is_word(arg: Tree[Token] | Token, word: str | None) -> bool:
@@ -1325,11 +1379,11 @@ def _member(ctx: Context, key: str, stem: str, family: tuple[Symbol, ...], index
         if problem.padding_mode == "circular":
             return family[position % len(family)]
         return Integer(0)  # a zero of the padding
+    if ctx.strict:
+        raise OutOfRange(f"{stem}_{index} does not exist")  # (an unbounded ∑ skips the term)
     if ctx.in_sum and key in ("w", "hat:y", "y"):
         # Σᵢ δᵢ w_{m−i+1}: terms whose kernel tap or output lies outside are 0
         return Integer(0)
-    if ctx.strict:
-        raise OutOfRange(f"{stem}_{index} does not exist")
     stranger = Symbol(f"{stem}{position + 1}", real=True)  # named like the problem's symbols
     ctx.nonexistent.add(stranger)
     return stranger
@@ -1378,7 +1432,8 @@ def _quantity(key: str, index: int | None, ctx: Context) -> Value:
         # the banded (Toeplitz) matrix W = ∂ŷ/∂x, the window matrix X = ∂ŷ/∂w
         d = truth.d
         family = d.symbols.x if key.endswith("x") else d.symbols.w
-        matrix = Mat(ImmutableMatrix([[diff(out, v) for v in family] for out in d.yhat]))
+        rows = [[diff(out, v) for v in family] for out in d.yhat]
+        matrix = Mat(ImmutableMatrix(rows), tag="matrix")
         if index is not None:
             raise EvalError(f"one index on the matrix `{key}`")
         return matrix

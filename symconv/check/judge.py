@@ -237,7 +237,8 @@ def judge_next(
         with time_bound(budget):
             judgement = _judge(equation, state)
             section = section_beyond(equation.heading)
-            if section is not None and judgement.verdict in ("incorrect", "unchecked"):
+            defines = judgement.message.startswith("defines")
+            if section is not None and (judgement.verdict in ("incorrect", "unchecked") or defines):
                 judgement = Judgement(
                     equation,
                     "unchecked",
@@ -358,6 +359,14 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
         sides = [_after_update(sides[0]), *sides[1:]]
         relations = ["=", *relations[1:]]
     lhs = sides[0]
+    if _defines_operator(lhs):
+        return Judgement(
+            equation,
+            "unchecked",
+            "unchecked: no claim: it defines what the operator means, not a quantity of "
+            "the layer",
+            reason="no claim",
+        )
     base = Context(truth=state.truth, step=state.step, env=state.env)
 
     # a new name on the left: the document defines it
@@ -498,7 +507,8 @@ def _step_name(equation: Equation, step: int) -> str:
 
 
 def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
-    """Values of a free index on the left (``\\hat{y}_i = …`` for every i), or [{}]."""
+    """Values of the free indices on the left (``\\hat{y}_i = …`` for every i; two letters
+    as in ``∂ŷ_i/∂w_j = x_{i+j−1}`` for every pair), or [{}]."""
     try:
         evaluate(lhs, ctx.child())
         return [{}]
@@ -506,10 +516,12 @@ def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
         letter = exc.letter
     except EvalError:
         return [{}]
-    found: list[dict[str, int]] = []
     truth = ctx.truth
     top = max(truth.problem.n, truth.problem.k, truth.m) + truth.base
-    for value in range(truth.base, min(top, MAX_INSTANCES) + 1):
+    values = range(truth.base, min(top, MAX_INSTANCES) + 1)
+    found: list[dict[str, int]] = []
+    second: str | None = None
+    for value in values:
         probe = ctx.child()
         probe.strict = True
         probe.indices[letter] = value
@@ -518,11 +530,37 @@ def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
         except OutOfRange:
             continue
         except FreeIndex as exc:
-            return f"two free indices ({letter}, {exc.letter}) on the left side"
+            if second is not None and exc.letter != second:
+                return f"three free indices ({letter}, {second}, {exc.letter}) on the left side"
+            second = exc.letter
+            for other in values:
+                pair = probe.child()
+                pair.indices[second] = other
+                try:
+                    evaluate(lhs, pair)
+                except (OutOfRange, FreeIndex):
+                    continue
+                except EvalError:
+                    continue
+                found.append({letter: value, second: other})
+            continue
         except EvalError:
             continue
         found.append({letter: value})
     return found or f"no value of the index {letter} fits the left side"
+
+
+def _defines_operator(lhs: Tree[Token]) -> bool:
+    """``(x \\ast w)_i = …``: the left side is an entry of an operator applied to names
+    (a definition of the operator, as a document states it before using it)."""
+    if lhs.data != "scripted" or not isinstance(lhs.children[0], Tree):
+        return False
+    inner = lhs.children[0]
+    if inner.data != "paren":
+        return False
+    body = next((c for c in inner.children if isinstance(c, Tree)), None)
+    subs = [c for c in lhs.children[1:] if isinstance(c, Tree) and c.data == "sub"]
+    return body is not None and body.data in ("star", "conv") and bool(subs)
 
 
 def _indexed_name(lhs: Tree[Token]) -> str | None:
@@ -630,8 +668,11 @@ def _judge_instances(
                 return judgement
     first = judgements[0]
     if len(instances) > 1:
-        letter = next(iter(instances[0]))
-        first.message += f" (for every {letter} = {instances[0][letter]}…{instances[-1][letter]})"
+        ranges = ", ".join(
+            f"{letter} = {min(b[letter] for b in instances)}…{max(b[letter] for b in instances)}"
+            for letter in instances[0]
+        )
+        first.message += f" (for every {ranges})"
     return first
 
 
@@ -665,6 +706,7 @@ def _judge_chain(
     # every right-hand side evaluated in the context of the left one
     values: list[Value | EvalError] = []
     flags: list[list[str]] = []
+    mistakes: list[list[tuple[str, str]]] = []
     strangers: set[Symbol] = set()
     for side in rhs:
         ctx = context(output)
@@ -674,6 +716,7 @@ def _judge_chain(
             values.append(exc)
         strangers |= ctx.nonexistent
         flags.append(list(dict.fromkeys(ctx.flags)))
+        mistakes.append(list(dict.fromkeys(ctx.mistakes)))
     numeric = any(not isinstance(v, EvalError) and _free(v, truth) == set() for v in values)
     links: list[Link] = []
     previous_ok = True
@@ -705,6 +748,21 @@ def _judge_chain(
                 side, context(output), value, expected, truth, step, approx=relation == "\\approx"
             )
         )
+        wrong_reading = mistakes[position]
+        if (outcome.equal or rounding) and wrong_reading:
+            # the value comes out right only when read past a mistake (Wδ read as Wᵀδ)
+            kind, text = wrong_reading[0]
+            links.append(
+                Link(
+                    index,
+                    "incorrect",
+                    "a product that is not defined (read with the transpose it would hold)",
+                    diagnosis=Diagnosis(kind, text),
+                    flags=notes,
+                )
+            )
+            previous_ok = False
+            continue
         if outcome.equal or rounding:
             verdict = "notation" if notes else "correct"
             message = "; ".join(notes)
