@@ -84,3 +84,19 @@ def test_nothing_checkable_exits_two(tmp_path: Path) -> None:
     scope = tmp_path / "scope.md"
     scope.write_text("$$a_i = \\operatorname{ReLU}(\\hat{y}_i)$$\n", encoding="utf-8")
     assert _check(str(scope)).returncode == 2  # every equation unchecked: unsupported
+
+
+def test_one_unreadable_file_does_not_stop_the_batch(tmp_path: Path) -> None:
+    good = tmp_path / "good.md"
+    good.write_text("$$\\hat{y}_1 = 14$$\n", encoding="utf-8")
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not a notebook", encoding="utf-8")
+    done = _check(str(bad), str(good), "--json")
+    assert done.returncode == 2
+    assert done.stderr.count("symconv: error:") == 1 and "bad.ipynb" in done.stderr
+    files = json.loads(done.stdout)
+    assert [f["file"].rsplit("/", 1)[-1] for f in files] == ["bad.ipynb", "good.md"]
+    assert files[0]["failure"]["reason"] == "unreadable input"
+    assert files[1]["summary"]["correct"] == 1  # the good file was judged
+    alone = _check(str(bad))
+    assert alone.returncode == 2 and alone.stdout == ""  # alone: one error line, no output

@@ -289,3 +289,22 @@ def test_check_files_in_parallel_returns_every_file_in_order(tmp_path: Path) -> 
         [("correct", None)],
     ]
     assert failure_summary(results) == {"files": 4, "failed": 1, "reasons": {"resource limit": 1}}
+
+
+def test_a_fault_of_the_reader_is_the_checkers_not_a_limit() -> None:
+    # the worker's own code path, with a document the reader cannot take (not text at all):
+    # the failure is reported as the checker's, never as a limit the document hit
+    import pickle
+    import time as clock
+
+    from symconv.check import isolate
+
+    sent: list[tuple[object, ...]] = []
+
+    class Pipe:
+        def send(self, message: tuple[object, ...]) -> None:
+            sent.append(message)
+
+    args = (pickle.dumps(PROBLEM), 12345, "x.md", Limits(), frozenset(), 0, clock.monotonic() + 30)
+    isolate._check_in_worker(Pipe(), args, {})  # type: ignore[arg-type]
+    assert sent[-1][0] == "failed" and sent[-1][1] == "checker failure"

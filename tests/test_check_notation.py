@@ -87,6 +87,13 @@ CASES = {
         "$$\\frac{\\partial L}{\\partial \\mathbf x} = W \\boldsymbol\\delta$$\n",
         ["ok", "ok", "incorrect"],  # a missing transpose, not loose notation
     ),
+    "sums written with dots": (
+        "$$L = \\frac{1}{2}\\left((\\hat{y}_1 - y_1)^2 + \\cdots + (\\hat{y}_2 - y_2)^2\\right)"
+        " = 200$$\n\n"
+        "$$\\frac{\\partial L}{\\partial x_3} = \\delta_1 w_3 + \\dots + \\delta_2 w_2 = 52$$\n\n"
+        "$$\\frac{\\partial L}{\\partial x_3} = \\delta_1 w_3 + \\dots + \\delta_2 w_3$$\n",
+        ["ok", "ok", "incorrect"],  # w_3 twice: the kernel not run back
+    ),
     "circular indices with mod": (
         "$$\\hat y_i = \\sum_{j=1}^{3} w_j x_{((i+j-2) \\bmod 4) + 1} + b_i$$\n\n"
         "$$\\hat y_i = \\sum_{j=1}^{3} w_j x_{((i+j-1) \\bmod 4) + 1} + b_i$$\n",

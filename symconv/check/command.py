@@ -106,13 +106,20 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"  note: {data['note']}", markup=False, highlight=False)
         if len(results) > 1:
             render_summary(console, results)
-        failures = failure_summary(results)
+        failures = failure_summary(
+            [r for r in results if r.get("failure", {}).get("reason") != "unreadable input"]
+        )
         if failures["failed"]:
             why = ", ".join(f"{reason}: {n}" for reason, n in sorted(failures["reasons"].items()))
             console.print(
                 f"{failures['failed']} of {failures['files']} file(s) hit a limit ({why}); "
                 "their other equations were judged"
             )
+    broken = [r for r in results if r.get("failure", {}).get("reason") == "unreadable input"]
+    for result in broken:
+        print(f"symconv: error: {result['failure']['message']}", file=sys.stderr)
+    if broken:
+        return 2  # bad input in the batch; every other file was judged and reported
     if any(r["summary"]["incorrect"] for r in results):
         return 1
     # design.md: a document in which nothing could be checked (no equation found, or every

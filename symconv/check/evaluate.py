@@ -449,6 +449,14 @@ class _Rules(Interpreter[Token, _Any]):
 
     # sums and products
     def add(self, tree: Tree[Token]) -> _Any:
+        terms = _added_terms(tree)
+        if any(term.data == "dots" for term in terms):
+            # (ŷ₁ − y₁)² + ⋯ + (ŷ₄ − y₄)²: the terms between counted up
+            total: Value | None = None
+            for term in _and_so_on(terms):
+                value = _value(_eval(term, self.ctx))
+                total = value if total is None else _add(total, value)
+            return total
         first, second = _subtrees(tree)
         left, right = _value(_eval(first, self.ctx)), _value(_eval(second, self.ctx))
         return _add(left, right if tree.data == "add" else _negate(right))
@@ -808,6 +816,18 @@ def _reversed(value: Value) -> Value:
 _FLIPS = {"text:rot180", "text:rot_{180}", "text:flip", "text:rot", "text:reverse"}
 
 
+def _added_terms(tree: Tree[Token]) -> list[Tree[Token]]:
+    """The terms of a chain of ``+`` (left to right); a ``−`` ends the chain."""
+    terms: list[Tree[Token]] = []
+    node = tree
+    while node.data == "add":
+        first, second = _subtrees(node)
+        terms.append(second)
+        node = first
+    terms.append(node)
+    return terms[::-1]
+
+
 def _and_so_on(items: list[Tree[Token]]) -> list[Tree[Token]]:
     """``δ_1, …, δ_4`` → δ_1, δ_2, δ_3, δ_4: a ``…`` between two entries of one name with
     numbered indices stands for the entries between them ("and so on")."""
@@ -824,55 +844,58 @@ def _and_so_on(items: list[Tree[Token]]) -> list[Tree[Token]]:
     return out
 
 
-def _differing_number(left: Tree[Token] | Token, right: Tree[Token] | Token) -> list[int] | None:
-    """The path to the one number where ``left`` and ``right`` differ, else None
-    (``δ_1`` and ``δ_4``, ``(ŷ_1 − y_1)`` and ``(ŷ_3 − y_3)`` differ in one index)."""
+def _differing_numbers(
+    left: Tree[Token] | Token, right: Tree[Token] | Token, path: tuple[int, ...] = ()
+) -> list[tuple[tuple[int, ...], int, int]] | None:
+    """Where ``left`` and ``right`` differ: (path, number in left, number in right) for
+    each differing whole number, or None when they differ in anything else."""
     if isinstance(left, Token) or isinstance(right, Token):
         return [] if left == right else None
     if left.data != right.data or len(left.children) != len(right.children):
         return None
     if left.data == "number":
-        return None if left == right else [-1]
-    path: list[int] | None = []
-    found: list[int] | None = None
+        low, high = str(left.children[0]), str(right.children[0])
+        if low == high:
+            return []
+        return [(path, int(low), int(high))] if low.isdigit() and high.isdigit() else None
+    found: list[tuple[tuple[int, ...], int, int]] = []
     for position, (a, b) in enumerate(zip(left.children, right.children)):
         if a == b:
             continue
-        path = _differing_number(a, b)
-        if path is None or found is not None:
+        inner = _differing_numbers(a, b, (*path, position))
+        if inner is None:
             return None
-        found = [position, *path]
-    return found if found is not None else None
+        found.extend(inner)
+    return found
 
 
-def _with_number(tree: Tree[Token], path: list[int], value: int) -> Tree[Token]:
-    if path == [-1]:
-        return Tree("number", [Token("NUMBER", str(value))])
-    children = list(tree.children)
-    child = children[path[0]]
-    assert isinstance(child, Tree)
-    children[path[0]] = _with_number(child, path[1:], value)
+def _with_numbers(tree: Tree[Token], numbers: dict[tuple[int, ...], int]) -> Tree[Token]:
+    """``tree`` with the numbers at the given paths replaced."""
+    if () in numbers:
+        return Tree("number", [Token("NUMBER", str(numbers[()]))])
+    children: list[Tree[Token] | Token] = []
+    for position, child in enumerate(tree.children):
+        below = {p[1:]: v for p, v in numbers.items() if p and p[0] == position}
+        children.append(_with_numbers(child, below) if below and isinstance(child, Tree) else child)
     return Tree(tree.data, children)
 
 
-def _number_at(tree: Tree[Token], path: list[int]) -> int | None:
-    node: Tree[Token] | Token = tree
-    for step in path[:-1]:
-        assert isinstance(node, Tree)
-        node = node.children[step]
-    text = str(node.children[0]) if isinstance(node, Tree) else ""
-    return int(text) if text.isdigit() else None
-
-
 def _between(left: Tree[Token], right: Tree[Token]) -> list[Tree[Token]]:
-    path = _differing_number(left, right)
-    low = _number_at(left, path) if path else None
-    high = _number_at(right, path) if path else None
-    if path is None or low is None or high is None or low >= high:
-        raise EvalError("`…` between entries that do not count up one index")
-    if high - low > MAX_ONES:
+    """The entries a ``…`` stands for between ``left`` and ``right``: every index that
+    differs counts up (or down) by one per entry, all in step (δ₁w₃ + … + δ₃w₁)."""
+    found = _differing_numbers(left, right)
+    if not found:
+        raise EvalError("`…` between entries that do not count an index")
+    spans = {abs(b - a) for _, a, b in found}
+    if len(spans) != 1 or 0 in spans:
+        raise EvalError("`…` between entries whose indices do not count in step")
+    span = spans.pop()
+    if span > MAX_ONES:
         raise EvalError(f"`…` standing for more than {MAX_ONES} entries")
-    return [_with_number(left, path, index) for index in range(low + 1, high)]
+    return [
+        _with_numbers(left, {p: a + t * (1 if b > a else -1) for p, a, b in found})
+        for t in range(1, span)
+    ]
 
 
 def _matrix(rows: list[Tree[Token]], ctx: Context) -> Mat:

@@ -55,7 +55,8 @@ __all__ = ["Limits", "Worker", "check_isolated", "failure_summary", "give_back",
 
 VERDICTS = ("correct", "incorrect", "notation", "unchecked")  # as symconv.check.judge
 _START_S = 60.0  # a worker that has not imported the checker by then is broken
-_LIMITS = ("timeout", "resource limit")  # the reasons of an equation cut short
+# the reasons of an equation cut short (a limit, or the checker's own failure)
+_LIMITS = ("timeout", "resource limit", "checker failure")
 # what the parent knows of an equation before it is judged: latex, label, line, heading,
 # notebook cell, \label name
 _Meta = tuple[str, str | None, int, str, int | None, str | None]
@@ -178,6 +179,10 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
     except RecursionError:
         conn.send(("failed", "resource limit", "reading it nested too deeply"))
         return
+    except Exception as exc:  # a fault of the reader, not of the document: say so
+        why = f"reading it failed in the checker ({type(exc).__name__}: {exc})"[:300]
+        conn.send(("failed", "checker failure", why))
+        return
     # a notebook's unlabelled equation is named by cell and line ("cell 3, line 2")
     metas = [(e.latex, e.label or e.name, e.line, e.heading, e.cell, e.ref) for e in equations]
     conn.send(("read", metas))
@@ -228,7 +233,7 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
                     equation,
                     "unchecked",
                     f"unchecked: the checker failed on it ({type(exc).__name__}: {exc})"[:300],
-                    reason="unreadable",
+                    reason="checker failure",
                 )
         conn.send(("result", index, _entry(judgement, name)))
     conn.send(("done", _peak_kb()))
@@ -381,6 +386,9 @@ class Worker:
                 raise _Died("timeout", f"{why} used up its CPU time") from None
             if code == -signal.SIGKILL:
                 raise _Died("resource limit", f"{why}: the worker was killed") from None
+            if code is not None and code > 0:
+                # an exception ended it: the checker's fault, not a limit the document hit
+                raise _Died("checker failure", f"{why}: the checker failed (exit {code})") from None
             raise _Died("resource limit", f"{why}: the worker ended (exit {code})") from None
         self._kill()
         raise _Died("timeout", f"{why} did not finish in its budget; the worker was killed")

@@ -78,7 +78,15 @@ TIME_LIMIT = 2.0  # seconds per equation
 MAX_INSTANCES = 50
 _OK = ("correct", "notation")  # the verdicts of a right equation
 # why an equation is unchecked (design.md's JSON contract, plus the limits of isolation)
-REASONS = ("unsupported", "unreadable", "no claim", "timeout", "unbound symbol", "resource limit")
+REASONS = (
+    "unsupported",
+    "unreadable",
+    "no claim",
+    "timeout",
+    "unbound symbol",
+    "resource limit",
+    "checker failure",
+)
 
 
 class TimedOut(Exception):

@@ -24,7 +24,9 @@ _SIMPLE = [
     (r"\\(?:left|right|big|Big|bigl|bigr|displaystyle|limits)(?![A-Za-z])", ""),
     (r"\\(?:lVert|rVert|Vert|\|)", "‖"),
     (r"\\(?:lvert|rvert|vert)", "|"),
-    (r"\\cdot", "·"),
+    (r"\\(?:ldots|cdots|dots|dotsc|dotsb)(?![A-Za-z])", "…"),  # "and so on", never ·s
+    (r"\\vdots(?![A-Za-z])", "⋮"),
+    (r"\\cdot(?![A-Za-z])", "·"),
     (r"\\times", "×"),
     (r"\\alpha", "α"),
     (r"\\eta", "η"),

@@ -61,6 +61,9 @@ def render_file(console: Any, data: dict[str, Any], *, plain: bool = False) -> N
     from rich.text import Text
 
     console.print(Text(data["file"], style="bold"))
+    failure = data.get("failure") or {}
+    if failure.get("reason") == "unreadable input":
+        console.print(Text(f"  unreadable: {failure['message']}", style="red"))
     for eq in data["equations"]:
         verdict = eq["verdict"]
         line = Text()

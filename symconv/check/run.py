@@ -37,6 +37,7 @@ __all__ = [
     "failure_summary",
     "prestart",
     "read_document",
+    "unreadable",
 ]
 
 
@@ -85,20 +86,43 @@ def check_files(
     limits: Limits | None = None,
     inline: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every file (``jobs`` at a time); all are read first so an unreadable one
-    fails early.  A file that hits a limit keeps its place in the list (``failure``).
-    ``inline`` as in :func:`read_document`."""
-    texts = [read_document(path, inline=inline) for path in paths]
+    """Check every file (``jobs`` at a time); all are read first.  One file alone that
+    cannot be read raises :class:`CheckInputError`; in a batch it keeps its place in the
+    list with ``failure`` reason ``unreadable input`` and the other files are judged (a
+    grader's batch is not stopped by one broken submission).  A file that hits a limit
+    keeps its place too.  ``inline`` as in :func:`read_document`."""
+    if len(paths) == 1:
+        texts: list[str | Source | CheckInputError] = [read_document(paths[0], inline=inline)]
+    else:
+        texts = []
+        for path in paths:
+            try:
+                texts.append(read_document(path, inline=inline))
+            except CheckInputError as exc:
+                texts.append(exc)
     bounds = _limits(time_limit, limits)
     payload = pickle.dumps(problem)
+
+    def one(path: str, text: str | Source | CheckInputError) -> dict[str, Any]:
+        if isinstance(text, CheckInputError):
+            return unreadable(path, str(text))
+        return check_isolated(text, payload, name=path, limits=bounds)
+
     if jobs <= 1 or len(paths) <= 1:
-        return [check_isolated(t, payload, name=p, limits=bounds) for p, t in zip(paths, texts)]
+        return [one(path, text) for path, text in zip(paths, texts)]
     with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-        futures = [
-            pool.submit(check_isolated, text, payload, name=path, limits=bounds)
-            for path, text in zip(paths, texts)
-        ]
+        futures = [pool.submit(one, path, text) for path, text in zip(paths, texts)]
         return [future.result() for future in futures]
+
+
+def unreadable(path: str, message: str) -> dict[str, Any]:
+    """The JSON object of a file that could not be read (in a batch)."""
+    return {
+        "file": path,
+        "equations": [],
+        "summary": {"correct": 0, "incorrect": 0, "notation": 0, "unchecked": 0},
+        "failure": {"reason": "unreadable input", "message": message, "equations": []},
+    }
 
 
 def prestart(count: int = 1) -> None:
