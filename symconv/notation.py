@@ -95,14 +95,21 @@ ROLES: dict[str, Role] = {
                 "d",
             ),
         ),
-        Role("loss", "L", "L", "L", "loss", ("L", "cal:L", "E", "cal:E", "J", "cal:J", "ell")),
+        Role(
+            "loss",
+            "L",
+            "L",
+            "L",
+            "loss",
+            ("L", "cal:L", "E", "cal:E", "J", "cal:J", "ell", "C", "cal:C"),
+        ),
         Role(
             "learning_rate",
             "alpha",
             r"\alpha",
             "α",
             None,
-            ("alpha", "eta", "text:lr", "text:eta", "text:alpha"),
+            ("alpha", "eta", "mu", "text:lr", "text:eta", "text:alpha"),
         ),
     )
 }

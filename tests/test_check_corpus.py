@@ -19,12 +19,19 @@ pytestmark = pytest.mark.slow
 
 # measured on this corpus (see the session note); a floor, never lowered to pass
 FLOORS = {
-    "correct_ok": 729,  # of 742 right claims judged correct (or notation): 731 measured
+    "correct_ok": 731,  # of 742 right claims judged correct (or notation): 733 measured
     "planted_caught": 106,  # of 108 planted errors judged incorrect: 107
     "planted_right_kind": 97,  # ... with the planted catalogue kind: 99
     "unsupported_ok": 39,  # of 42 out-of-scope claims unchecked: unsupported: 40
 }
 CEILINGS = {"correct_called_incorrect": 1, "unmatched": 1}  # 0 and 1 measured
+
+# the held-out set (tests/data/check/heldout), written by someone who had not seen the
+# corpus: first measured at 131/168 right, 9 called incorrect, 15 % unchecked, 23/26
+# caught; after the general fixes it prompted (kernel named h, index letters that are
+# size letters, capital sizes, inline definitions, steps in ∂L/∂w⁽¹⁾, x̃): as below
+HELDOUT_FLOORS = {"correct_ok": 162, "planted_caught": 25, "unsupported_ok": 5}  # 164, 26, 5
+HELDOUT_CEILINGS = {"correct_called_incorrect": 1}  # 0 measured
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +101,18 @@ def test_the_scoring_can_fail(results: list[corpus.Result]) -> None:
     assert not flipped.ok
     missing = corpus.Outcome(outcome.claim, None)
     assert not missing.ok
+
+
+@pytest.fixture(scope="module")
+def heldout() -> dict[str, corpus.Figures]:
+    return corpus.figures(corpus.judge(corpus.documents(corpus.HELDOUT)))
+
+
+def test_the_heldout_set_holds_its_floor(heldout: dict[str, corpus.Figures]) -> None:
+    total = heldout["all"]
+    assert len(corpus.documents(corpus.HELDOUT)) >= 10
+    for figure, floor in HELDOUT_FLOORS.items():
+        assert getattr(total, figure) >= floor, (figure, corpus.render(heldout))
+    for figure, ceiling in HELDOUT_CEILINGS.items():
+        assert getattr(total, figure) <= ceiling, (figure, corpus.render(heldout))
+    assert total.in_scope_unchecked <= 0.10 * total.in_scope, corpus.render(heldout)

@@ -11,6 +11,7 @@ of each equation; each notation also has a wrong variant that must be incorrect.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from symconv.check.truth import Truth
 from symconv.problem import load_problem
 
 PROBLEM = load_problem("exercise2")
+DATA = Path(__file__).parent / "data" / "check"
 
 
 def verdicts(text: str) -> list[str]:
@@ -94,6 +96,21 @@ CASES = {
         "$$\\frac{\\partial L}{\\partial x_3} = \\delta_1 w_3 + \\dots + \\delta_2 w_3$$\n",
         ["ok", "ok", "incorrect"],  # w_3 twice: the kernel not run back
     ),
+    "a kernel named h, physics indices": (
+        "$$y_n = \\sum_{m=0}^{M-1} h_m \\, x_{n+m} + b_n$$\n\n"
+        "$$C = \\frac{1}{2} \\sum_{n=0}^{1} (y_n - d_n)^2 = 200$$\n\n"
+        "$$\\frac{\\partial C}{\\partial h_m} = \\sum_{n=0}^{1} (y_n - d_n) x_{n+m}$$\n\n"
+        "$$\\frac{\\partial C}{\\partial x_p} = \\sum_{m=0}^{M-1} h_m (y_{p-m} - d_{p-m})$$\n\n"
+        "$$\\frac{\\partial C}{\\partial x_p} = \\sum_{m=0}^{M-1} h_m (y_{p+m} - d_{p+m})$$\n",
+        ["ok", "ok", "ok", "ok", "incorrect"],  # p an index, M the kernel size
+    ),
+    "the gradient at the next step and a rate mu": (
+        "$$w^{(1)} = w - \\mu \\frac{\\partial L}{\\partial w} = (1.56, 0.28, 2)$$\n\n"
+        "$$\\frac{\\partial L}{\\partial w^{(1)}} = "
+        "\\frac{\\partial L^{(1)}}{\\partial w^{(1)}}$$\n\n"
+        "$$w^{(1)} = w + \\mu \\frac{\\partial L}{\\partial w}$$\n",
+        ["ok", "ok", "incorrect"],
+    ),
     "circular indices with mod": (
         "$$\\hat y_i = \\sum_{j=1}^{3} w_j x_{((i+j-2) \\bmod 4) + 1} + b_i$$\n\n"
         "$$\\hat y_i = \\sum_{j=1}^{3} w_j x_{((i+j-1) \\bmod 4) + 1} + b_i$$\n",
@@ -113,6 +130,21 @@ def test_notation(name: str) -> None:
     text, expected = CASES[name]
     got = verdicts(text)
     assert ["ok" if v in OK else v for v in got] == expected, (name, got)
+
+
+def test_a_padded_input_in_both_numberings() -> None:
+    # padding 1, x = (2, 1, 3): written out, x̃ is numbered from its first entry
+    padded = load_problem(str(DATA / "padding.toml"))
+    out = read_equations("$$\\tilde x = (0, 2, 1, 3, 0)$$\n\n$$\\tilde x = (2, 1, 3, 0, 0)$$\n")
+    state = begin_document(out, Truth(padded), text="")
+    assert not isinstance(state, list)
+    assert [judge_next(e, state).verdict for e in out] == ["correct", "incorrect"]
+    # used with x's own indices (x̃₀ the padding zero) it is the input as the layer pads it
+    text = "$$\\tilde x_0 = 0$$\n\n$$\\tilde x_1 = 2$$\n\n$$\\tilde x_1 = 0$$\n"
+    same = read_equations(text)
+    state = begin_document(same, Truth(padded), text=text)
+    assert not isinstance(state, list)
+    assert [judge_next(e, state).verdict for e in same] == ["correct", "correct", "incorrect"]
 
 
 def test_a_missing_transpose_of_the_layer_matrix_is_named() -> None:

@@ -522,6 +522,29 @@ def _forward_output(trees: Iterable[Node]) -> str | None:
     return None
 
 
+def _forward_kernel(trees: Iterable[Node]) -> tuple[str, str] | None:
+    """(output, kernel) of a forward pass whose kernel is not spelled w: the indexed name
+    multiplying the input in ``y_n = \\sum_m h_m x_{n+m}`` (h), with the left side."""
+    inputs = set(ROLES["input"].spellings)
+    others = _PARAMETERS | _LOSS | _RATES
+    for tree in trees:
+        found = _lhs_symbol(tree)
+        if found is None or found[0] in others or not _has_sub(found[1]):
+            continue
+        for side in _sides(tree)[1:]:
+            for left, right in _product_pairs(side):
+                names = [ident_of(n) if _is_name(n) else None for n in (left, right)]
+                if None in names:
+                    continue
+                (a, a_rest), (b, b_rest) = names  # type: ignore[misc]
+                pair = [(a, a_rest), (b, b_rest)]
+                for (one, _), (other, other_rest) in (pair, pair[::-1]):
+                    indexed = _has_sub(other_rest)
+                    if one in inputs and other not in others and other != found[0] and indexed:
+                        return found[0], other
+    return None
+
+
 def _differences(tree: Node) -> Iterator[tuple[str, str]]:
     """The pairs of names subtracted from each other (``o_i - t_i`` → (o, t))."""
     for node, inside in _walk(tree):
@@ -572,9 +595,10 @@ def infer(
     ``prose`` is the document's text, read for what its words say (summation convention,
     primes meaning gradients)."""
     notation = dict(notation or {})
+    inline = _inline_definitions(prose)  # "with $e_n = y_n - d_n$": read for the roles too
     used: dict[str, int] = {}
     indexed: set[str] = set()  # used with an index (o_1), not only bare (a = 1)
-    for tree in trees:
+    for tree in [*trees, *inline]:
         for symbol, scripts, node in _names(tree):
             if symbol == "d" and node.data != "scripted":
                 continue  # the d of dw or dL/dw, not a name
@@ -589,11 +613,16 @@ def infer(
         value = notation.get(role)
         return _symbol_of_spelling(value) if isinstance(value, str) else None
 
+    kernel_symbol: str | None = None
     output = given("output")
     if output is not None:
         binding.source["output"] = "notation table"
     else:
         output = _forward_output(trees)
+        if output is None and given("weights") is None:
+            kernel = _forward_kernel(trees)
+            if kernel is not None:
+                output, kernel_symbol = kernel  # h is the kernel, y the output
         if output is None:
             has_target = any(s in used for s in _TARGET_ONLY)
             for spelling in ROLES["output"].spellings:
@@ -611,7 +640,7 @@ def infer(
     if target is not None:
         binding.source["target"] = "notation table"
     else:
-        target = _loss_target(trees, output)
+        target = _loss_target([*trees, *inline], output)
         if target is None:
             for spelling in ROLES["target"].spellings:
                 bare = len(spelling) == 1 and spelling != "y" and spelling not in indexed
@@ -627,7 +656,7 @@ def infer(
         pass  # y is the output; the document names no target
     for role in ("input", "weights", "bias", "loss", "learning_rate"):
         key = ROLES[role].key
-        mine = given(role)
+        mine = kernel_symbol if role == "weights" and kernel_symbol else given(role)
         spellings = [mine] if mine is not None else list(ROLES[role].spellings)
         for spelling in spellings:
             if spelling in used and spelling not in renames and spelling != key:
@@ -635,6 +664,10 @@ def infer(
                     continue  # the evaluator reads every usual loss and rate name
                 renames[spelling] = key
     # a target spelling the document does not use as the target is not the checker's y
+    if "tilde:x" in used and not _defines_literal(trees, "tilde:x"):
+        # x̃_t with x's own indices (x̃₀ = 0 the padding): the input as the layer pads it;
+        # a document that writes x̃ out as a vector numbers it from its first entry instead
+        renames["tilde:x"] = "x"
     if "y" in used and "y" not in renames and target is not None:
         renames["y"] = _NOT_A_ROLE  # neither the output nor the target: an unknown name
     letters = {
@@ -646,6 +679,8 @@ def infer(
         renames.setdefault("M", "m")
     if "K" in letters and "q" not in letters:
         binding.index_letters = {"k": "q"}  # K is the kernel size: k is a tap index
+    for capital, size in _capital_bounds(trees, renames, kernel_symbol).items():
+        binding.index_letters.setdefault(capital, size)  # \sum_{m=0}^{M-1} h_m: M is k
     binding.renames = renames
     binding.named = any(
         _name_word(symbol, scripts) is not None
@@ -657,7 +692,7 @@ def infer(
     binding.shorthand = "d" not in renames and any(_uses_shorthand(tree) for tree in renamed)
     if binding.shorthand:
         renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
-    said = [binding.apply(tree) for tree in _inline_definitions(prose)]
+    said = [binding.apply(tree) for tree in inline]
     binding.expressions = _late_definitions(renamed, said)
     if binding.expressions:
         renamed = [binding.apply(tree) for tree in trees]
@@ -1028,7 +1063,7 @@ def _transposed_capital(node: Node) -> str | None:
     return None
 
 
-_INLINE = re.compile(r"(?<![$\\])\$([^$\n]{3,300}?)\$(?!\$)")
+_INLINE = re.compile(r"(?<![$\\])\$(?![\s$])([^$\n]{1,300}?)(?<![\s\\])\$(?!\$)")
 MAX_INLINE_DEFINITIONS = 200
 
 
@@ -1101,3 +1136,78 @@ def _put_index(expression: Node, letter: str, value: Any) -> Node:
         return None
 
     return _rewrite(expression, replace)
+
+
+def _capital_bounds(
+    trees: list[Node], renames: Mapping[str, str], kernel: str | None
+) -> dict[str, str]:
+    """Capital letters bounding a sum (``\\sum_{m=0}^{M-1} h_m x_{n+m}``) read as the size
+    of what the summed index runs over: the kernel (k), the outputs (m) or the input (n)."""
+    roles = {"w": "k", "hat:y": "m", "y": "m", "x": "n"}
+    if kernel is not None:
+        roles[kernel] = "k"
+    for symbol, key in renames.items():
+        if key in roles:
+            roles[symbol] = roles[key]
+    found: dict[str, str] = {}
+    for tree in trees:
+        for node, _ in _walk(tree):
+            if node.data != "bigsum":
+                continue
+            scripts = [c for c in node.children if isinstance(c, Tree) and c.data in ("sub", "sup")]
+            letter = None
+            capital = None
+            for script in scripts:
+                arg = script.children[-1]
+                while isinstance(arg, Tree) and arg.data == "group" and len(arg.children) == 1:
+                    arg = arg.children[0]
+                if script.data == "sub" and isinstance(arg, Tree) and arg.data == "binding":
+                    letter = str(arg.children[0])
+                elif script.data == "sub" and isinstance(arg, Tree) and arg.data == "letter":
+                    letter = str(arg.children[0])
+                elif script.data == "sup" and isinstance(arg, Tree):
+                    capitals = [
+                        str(leaf.children[0])
+                        for leaf, _ in _walk(arg)
+                        if leaf.data == "letter" and str(leaf.children[0]).isupper()
+                    ]
+                    capital = capitals[0] if len(capitals) == 1 else None
+            if letter is None or capital is None or capital in found or capital in ("K",):
+                continue
+            body = node.children[-1]
+            if not isinstance(body, Tree):
+                continue
+            for symbol, rest, _ in _names(body):
+                subs = [script for script in rest if script.data == "sub"]
+                if symbol in roles and subs and _mentions_letter(subs[0], letter):
+                    found[capital] = roles[symbol]
+                    break
+    return found
+
+
+def _mentions_letter(script: Node, letter: str) -> bool:
+    return any(
+        leaf.data == "letter" and str(leaf.children[0]) == letter for leaf, _ in _walk(script)
+    )
+
+
+def _has_sub(scripts: list[Node]) -> bool:
+    return any(script.data == "sub" for script in scripts)
+
+
+def _defines_literal(trees: list[Node], symbol: str) -> bool:
+    """An equation sets ``symbol`` to a written-out vector (``x̃ = (0, 1, −1, 0)``)."""
+    for tree in trees:
+        found = _lhs_symbol(tree)
+        sides = _sides(tree)
+        if found is not None and found[0] == symbol and not found[1] and len(sides) > 1:
+            if any(side.data in ("tuple", "matrix") or _is_literal(side) for side in sides[1:]):
+                return True
+    return False
+
+
+def _is_literal(side: Node) -> bool:
+    inner = side
+    while inner.data == "scripted" and isinstance(inner.children[0], Tree):
+        inner = inner.children[0]  # (…)^T
+    return inner.data in ("tuple", "matrix")

@@ -123,8 +123,8 @@ class PartialOf:
 Value = Union[Expr, Mat]  # noqa: UP007 - a runtime alias
 _Any = Union[Expr, Mat, DerivOp, PartialOf]  # noqa: UP007
 
-_LOSS_NAMES = {"cal:L", "L", "E", "cal:E", "ell", "cal:J"}
-_RATE_NAMES = {"alpha", "eta", "text:lr", "text:\\alpha", "text:eta"}
+_LOSS_NAMES = {"cal:L", "L", "E", "cal:E", "ell", "cal:J", "C", "cal:C"}
+_RATE_NAMES = {"alpha", "eta", "mu", "text:lr", "text:\\alpha", "text:eta"}
 _STEP_WORDS = {"new", "next", "updated", "update", "neu", "+"}
 _NEXT_WORDS = {"t+1", "k+1"}  # w^{(t+1)}
 _CURRENT_WORDS = {"old", "t", "k", "alt", "current"}
@@ -155,6 +155,8 @@ class Context:
     # mistakes read in on the way, as (kind, sentence): W·δ with W the layer's matrix is
     # not loose notation but a missing transpose; shared by children
     mistakes: list[tuple[str, str]] = field(default_factory=list)
+    # letters the left side uses as indices (x_p, w_k): there they are not the sizes p, k
+    free: frozenset[str] = frozenset()
 
     def child(self) -> Context:
         """A copy sharing env/flags but with its own index bindings."""
@@ -173,6 +175,7 @@ class Context:
             marks=self.marks,
             in_sum=self.in_sum,
             mistakes=self.mistakes,
+            free=self.free,
         )
 
 
@@ -974,10 +977,16 @@ def _index(tree: Tree[Token] | Token, ctx: Context) -> int:
         letter = str(tree.children[0])
         if letter in ctx.indices:
             return ctx.indices[letter]
+        if letter in ctx.free:
+            raise FreeIndex(letter)
         sizes = _sizes(ctx)
         if letter in sizes:
             return sizes[letter]
         raise FreeIndex(letter)
+    if isinstance(tree, Tree) and tree.data == "scripted":
+        size = _subscripted_size(tree, ctx)
+        if size is not None:
+            return size
     if isinstance(tree, Tree) and tree.data in (
         "add",
         "subtract",
@@ -993,9 +1002,26 @@ def _index(tree: Tree[Token] | Token, ctx: Context) -> int:
     raise EvalError("an index that is not a number")
 
 
+_SIZE_OF = {"y": "m", "out": "m", "o": "m", "x": "n", "in": "n", "w": "k", "h": "k"}
+
+
+def _subscripted_size(tree: Tree[Token], ctx: Context) -> int | None:
+    """``N_y``, ``L_{out}``, ``N_x``: the length of the quantity the subscript names."""
+    primary = tree.children[0]
+    subs = [c for c in tree.children[1:] if isinstance(c, Tree) and c.data == "sub"]
+    if not (isinstance(primary, Tree) and primary.data == "letter" and len(subs) == 1):
+        return None
+    if str(primary.children[0]) not in ("N", "n", "L", "M", "m"):
+        return None
+    word = _spelled(_arg(subs[0]))
+    size = _SIZE_OF.get(word.replace(" ", "").lower()) if word else None
+    return None if size is None else _sizes(ctx)[size]
+
+
 def _sizes(ctx: Context) -> dict[str, int]:
     p = ctx.truth.problem
-    return {"n": p.n, "k": p.k, "K": p.k, "m": p.m, "s": p.stride, "p": p.padding, "d": p.dilation}
+    n, k, m, s, pad, d = p.n, p.k, p.m, p.stride, p.padding, p.dilation
+    return {"n": n, "k": k, "K": k, "m": m, "s": s, "p": pad, "d": d, "S": s, "P": pad, "D": d}
 
 
 def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
@@ -1279,6 +1305,7 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
 _SIZE_WORDS = {"K": "k", "S": "s", "P": "p", "D": "d", "text:padding": "p",
                "text:stride": "s", "text:dilation": "d", "text:kernel_size": "k",
                "text:kernel\\_size": "k"}  # fmt: skip
+_PADDED = {"tilde:x", "text:x_pad", "text:x_padded", "text:input_padded", "text:input_pad"}
 _CONV_CALLS = {"text:conv1d", "text:conv", "text:corr", "text:xcorr", "text:conv1D",
                "text:correlate", "text:Conv1d"}  # fmt: skip
 _SIZE_NAMES = {"n": {"in": "n", "out": "m"}, "m": {"out": "m"}, "N": {"in": "n", "out": "m"},
@@ -1451,6 +1478,24 @@ def _quantity(key: str, index: int | None, ctx: Context) -> Value:
         return Integer(_sizes(ctx)["m"])  # 1/N of the mean: the number of outputs
     if key in _SIZE_WORDS and index is None:
         return Integer(_sizes(ctx)[_SIZE_WORDS[key]])
+    if key in _PADDED and key not in ctx.env:
+        # x̃, x_{pad}: the input with its padding, (0, x₁, …, xₙ, 0) for p = 1
+        xs = list(truth.d.symbols.x)
+        p = truth.problem.padding
+        if truth.problem.padding_mode == "circular":
+            padded = xs[len(xs) - p :] + xs + xs[:p] if p else xs
+        else:
+            padded = [Integer(0)] * p + xs + [Integer(0)] * p
+        if index is None:
+            return _vector(list(padded), free=True)
+        position = index - truth.base
+        if 0 <= position < len(padded):
+            return padded[position]
+        if ctx.strict:
+            raise OutOfRange(f"the padded input has no entry {index}")
+        if ctx.in_sum:
+            return Integer(0)
+        raise EvalError(f"the padded input has no entry {index}")
     if key in ("text:jac:x", "text:jac:w"):
         # the banded (Toeplitz) matrix W = ∂ŷ/∂x, the window matrix X = ∂ŷ/∂w
         d = truth.d
@@ -1524,6 +1569,20 @@ def _derivative_of(target: Tree[Token], den: Tree[Token], ctx: Context) -> Value
     return _derivative(target, wrt, ctx)
 
 
+def _names_of(tree: Tree[Token]) -> set[str]:
+    """The name keys in ``tree`` (``∂ŷ_{k-1}`` → {hat:y})."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        key = name_key(node)
+        if key is not None:
+            found.add(key[0])
+            continue
+        stack.extend(c for c in node.children if isinstance(c, Tree))
+    return found
+
+
 def _variables(value: Value) -> list[Symbol]:
     entries = value.entries() if isinstance(value, Mat) else [value]
     if not all(isinstance(e, Symbol) for e in entries):
@@ -1540,8 +1599,13 @@ def _derivative(num_tree: Tree[Token], den_tree: Tree[Token], ctx: Context) -> V
     num_offset = inner.captured
     inner.captured = 0
     denominator = _value(_eval(den_tree, inner))
-    if denominator == 0 and ctx.in_sum:
-        return Integer(0)  # ∂L/∂ŷ₀ inside a sum: an output outside the range, a zero term
+    if denominator == 0 and (ctx.in_sum or _names_of(den_tree) & {"hat:y", "w", "y"}):
+        # ∂L/∂ŷ₀ inside a sum or a formula for every index: an output outside the range,
+        # read as 0 (the zero extension), so its derivative is 0 — not a padded x₀, which
+        # is no variable at all
+        return Integer(0)
+    if num_offset == 0 and inner.captured > 0:
+        num_offset = inner.captured  # ∂L/∂w^{(1)}: the loss at the step of w^{(1)}
     if inner.captured != num_offset:
         raise EvalError("a derivative across two different steps")
     variables = _variables(denominator)

@@ -375,7 +375,7 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
             "the layer",
             reason="no claim",
         )
-    base = Context(truth=state.truth, step=state.step, env=state.env)
+    base = Context(truth=state.truth, step=state.step, env=state.env, free=_index_letters(lhs))
 
     # a new name on the left: the document defines it
     named = _lhs_name(lhs)
@@ -556,6 +556,33 @@ def _instances(lhs: Tree[Token], ctx: Context) -> list[dict[str, int]] | str:
             continue
         found.append({letter: value})
     return found or f"no value of the index {letter} fits the left side"
+
+
+_SIZE_LETTERS = frozenset("kpnmsd")
+
+
+def _index_letters(lhs: Tree[Token]) -> frozenset[str]:
+    """Size letters the left side writes as the index of a quantity (``∂L/∂x_p``,
+    ``\\text{weight}_k``, ``y_n``): there they are free indices, not the sizes."""
+    found: set[str] = set()
+    stack = [lhs]
+    while stack:
+        node = stack.pop()
+        stack.extend(c for c in node.children if isinstance(c, Tree))
+        if node.data != "scripted" or not isinstance(node.children[0], Tree):
+            continue
+        if node.children[0].data not in ("letter", "greek", "text", "accent", "font", "cal"):
+            continue
+        for script in node.children[1:]:
+            if isinstance(script, Tree) and script.data == "sub":
+                arg = script.children[-1]
+                while isinstance(arg, Tree) and arg.data == "group" and len(arg.children) == 1:
+                    arg = arg.children[0]
+                if isinstance(arg, Tree) and arg.data == "letter":
+                    letter = str(arg.children[0])
+                    if letter in _SIZE_LETTERS:
+                        found.add(letter)
+    return frozenset(found)
 
 
 def _defines_operator(lhs: Tree[Token]) -> bool:
