@@ -305,6 +305,12 @@ def test_a_fault_of_the_reader_is_the_checkers_not_a_limit() -> None:
         def send(self, message: tuple[object, ...]) -> None:
             sent.append(message)
 
+    import resource
+
     args = (pickle.dumps(PROBLEM), 12345, "x.md", Limits(), frozenset(), 0, clock.monotonic() + 30)
-    isolate._check_in_worker(Pipe(), args, {})  # type: ignore[arg-type]
+    before = resource.getrlimit(resource.RLIMIT_CPU)  # the worker code sets a CPU limit:
+    try:  # in this process it must be lifted again, or it ends the test run
+        isolate._check_in_worker(Pipe(), args, {})  # type: ignore[arg-type]
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, before)
     assert sent[-1][0] == "failed" and sent[-1][1] == "checker failure"
