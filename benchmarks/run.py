@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import kernels
+from benchmarks import check, kernels
 from benchmarks.common import emit, median_time
 from symconv.derivation import build
 from symconv.problem import load_problem
@@ -61,6 +61,7 @@ def main() -> None:
     cold_start()
     kernels.main()
     verify_sweep()
+    check.main()
     if Path(__file__).with_name("equivariance.py").exists():
         subprocess.run([sys.executable, "-m", "benchmarks.equivariance"], check=True)
 
