@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 
 from lark import Token, Tree
@@ -76,7 +77,8 @@ def _length(problem: Problem, key: str) -> int:
     if key == "w":
         return layer.kernel_size[0]
     if key == "b":
-        return layer.output_shape[0] if problem.bias == "untied" else 1
+        shape = layer.b_shape  # the layer says how many biases there are
+        return 0 if shape is None else math.prod(shape)
     return layer.output_shape[0]
 
 
