@@ -157,6 +157,9 @@ class Context:
     mistakes: list[tuple[str, str]] = field(default_factory=list)
     # letters the left side uses as indices (x_p, w_k): there they are not the sizes p, k
     free: frozenset[str] = frozenset()
+    # when a list: every derivative taken, as (numerator, variables, step offset), in the
+    # order they finish (the outermost last) — what a left side ∂L/∂w_j names
+    derivatives: list[tuple[Value, list[Symbol], int]] | None = None
 
     def child(self) -> Context:
         """A copy sharing env/flags but with its own index bindings."""
@@ -176,6 +179,7 @@ class Context:
             in_sum=self.in_sum,
             mistakes=self.mistakes,
             free=self.free,
+            derivatives=self.derivatives,
         )
 
 
@@ -1609,6 +1613,8 @@ def _derivative(num_tree: Tree[Token], den_tree: Tree[Token], ctx: Context) -> V
     if inner.captured != num_offset:
         raise EvalError("a derivative across two different steps")
     variables = _variables(denominator)
+    if ctx.derivatives is not None:
+        ctx.derivatives.append((numerator, variables, num_offset))
     truth = ctx.truth
     placeholders = truth.placeholders
 

@@ -518,6 +518,10 @@ def _unchecked(meta: _Meta, reason: str, why: str) -> dict[str, Any]:
         "diagnosis": None,
         "diagnosis_kind": None,
         "latex": latex,
+        "quantity": None,
+        "step": None,
+        "entry": None,
+        "value": None,
         "links": [],
         "reason": reason,
     }

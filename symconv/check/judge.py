@@ -54,6 +54,7 @@ from symconv.check.evaluate import (
 from symconv.check.match import compare, show
 from symconv.check.parse import ParseFailure, parse_equation
 from symconv.check.pretty import pretty
+from symconv.check.quantity import Named, exact_strings, named_quantity
 from symconv.check.rounding import MESSAGE as ROUNDING
 from symconv.check.rounding import has_rounding, within_rounding
 from symconv.check.scope import beyond, section_beyond
@@ -121,6 +122,8 @@ class Judgement:
     pending: Callable[[], Diagnosis | None] | None = None  # diagnosed once it is kept
     key: tuple[str, int] | None = None  # the quantity on the left (its truth) and the step
     reason: str | None = None  # for ``unchecked``: one of REASONS (None: read from message)
+    named: Named | None = None  # the quantity the left side names (for grading)
+    value: str | list[str] | None = None  # the last side's value, exact, when a number
 
 
 @dataclass
@@ -843,6 +846,11 @@ def _judge_chain(
     judgement = _summarise(equation, links, expected, truth, step)
     if truth_value is None and not bound:
         judgement.key = (str(expected), step)
+    if truth_value is None:
+        judgement.named = named_quantity(lhs, context(None), general=bool(bound))
+        last = values[-1] if values else None
+        if last is not None and not isinstance(last, EvalError):
+            judgement.value = exact_strings(last, bool(_free(last, truth)))
     return judgement
 
 

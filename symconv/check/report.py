@@ -40,6 +40,10 @@ def file_json(path: str, judgements: list[Judgement]) -> dict[str, Any]:
                 "latex": j.equation.latex,
                 "cell": j.equation.cell,
                 "ref": j.equation.ref,
+                "quantity": j.named.quantity if j.named else None,
+                "step": j.named.step if j.named else None,
+                "entry": j.named.entry if j.named else None,
+                "value": j.value,
                 "links": [
                     {
                         "side": link.index + 1,
