@@ -48,7 +48,7 @@ from symconv.check.pretty import pretty
 from symconv.mathtext import sub as subscript
 from symconv.notation import GRADIENT_OF, ROLES, WORD_SUBSCRIPTS
 
-__all__ = ["Binding", "ident_of", "infer", "zero_based"]
+__all__ = ["MAX_INLINE_DEFINITIONS", "Binding", "ident_of", "infer", "zero_based"]
 
 Node = Tree[Token]
 
@@ -589,13 +589,19 @@ def _symbol_of_spelling(spelling: str) -> str:
 
 
 def infer(
-    trees: list[Node], notation: Mapping[str, str | int] | None = None, prose: str = ""
+    trees: list[Node],
+    notation: Mapping[str, str | int] | None = None,
+    prose: str = "",
+    *,
+    said: list[str] | None = None,
 ) -> Binding:
     """The binding of a document whose equations parsed to ``trees`` (see the module);
     ``prose`` is the document's text, read for what its words say (summation convention,
-    primes meaning gradients)."""
+    primes meaning gradients); ``said`` its inline equations (macros expanded), when the
+    reader found them (else they are read from ``prose``)."""
     notation = dict(notation or {})
-    inline = _inline_definitions(prose)  # "with $e_n = y_n - d_n$": read for the roles too
+    # "with $e_n = y_n - d_n$": read for the roles too
+    inline = _inline_definitions(prose) if said is None else _parsed(said)
     used: dict[str, int] = {}
     indexed: set[str] = set()  # used with an index (o_1), not only bare (a = 1)
     for tree in [*trees, *inline]:
@@ -692,15 +698,15 @@ def infer(
     binding.shorthand = "d" not in renames and any(_uses_shorthand(tree) for tree in renamed)
     if binding.shorthand:
         renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
-    said = [binding.apply(tree) for tree in inline]
-    binding.expressions = _late_definitions(renamed, said)
+    stated = [binding.apply(tree) for tree in inline]
+    binding.expressions = _late_definitions(renamed, stated)
     if binding.expressions:
         renamed = [binding.apply(tree) for tree in trees]
         if binding.shorthand:
             renamed = [_rewrite(tree, _expand_shorthand) for tree in renamed]
     if binding.shorthand:
-        said = [_rewrite(tree, _expand_shorthand) for tree in said]
-    binding.gradients = _gradient_names(renamed + said, given("gradient"), renames, prose)
+        stated = [_rewrite(tree, _expand_shorthand) for tree in stated]
+    binding.gradients = _gradient_names(renamed + stated, given("gradient"), renames, prose)
     if (
         "delta" in used
         and "delta" not in binding.gradients
@@ -708,7 +714,7 @@ def infer(
         and not _defines(renamed, "delta")
     ):
         binding.gradients["delta"] = "hat:y"  # δ_i, never defined: the usual ∂L/∂ŷ_i
-    binding.matrices = _matrix_names(renamed, used)
+    binding.matrices = _matrix_names(renamed + stated, used)  # "with $y = Wx + b$" too
     binding.updates = any(_uses_updates(tree) for tree in renamed)
     binding.einstein = bool(prose) and bool(_EINSTEIN.search(prose))
     for symbol in used:
@@ -1074,6 +1080,21 @@ def _inline_definitions(prose: str) -> list[Node]:
     for match in _INLINE.finditer(prose):
         text = match.group(1)
         if "=" not in text:
+            continue
+        try:
+            out.append(parse_equation(text))
+        except (ParseFailure, RecursionError):
+            continue
+        if len(out) >= MAX_INLINE_DEFINITIONS:
+            break
+    return out
+
+
+def _parsed(said: list[str]) -> list[Node]:
+    """The inline equations with an ``=`` that parse (at most MAX_INLINE_DEFINITIONS)."""
+    out: list[Node] = []
+    for text in said:
+        if "=" not in text or len(text) > 300:
             continue
         try:
             out.append(parse_equation(text))

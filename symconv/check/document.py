@@ -483,7 +483,11 @@ def _prepare(source: Source) -> _Document:
 
 
 def read_equations(
-    text: str | Source, *, kind: str = "markdown", inline: bool | None = None
+    text: str | Source,
+    *,
+    kind: str = "markdown",
+    inline: bool | None = None,
+    said: list[Equation] | None = None,
 ) -> list[Equation]:
     """Every equation of a document in order (see the module docstring).
 
@@ -491,6 +495,8 @@ def read_equations(
     — a notebook's JSON), or a :class:`~symconv.check.source.Source` (which carries its
     own kind and inline rule; ``kind`` and ``inline`` then do not apply).  ``inline``:
     True reads inline math always, False never, None only when there is no display math.
+    ``said`` (a list) receives the inline equations that are not returned, macros
+    expanded — what the prose states (``with $\\vo = T\\vx + b$``), for the binding.
 
     Linear in the length of the text: each block, row and line is scanned a bounded
     number of times (tests/test_check_limits.py measures it).
@@ -500,6 +506,8 @@ def read_equations(
     found, displays = _read(document, inline=source.inline is not False)
     if source.inline or displays == 0:
         return [equation for equation, _ in found]
+    if said is not None:
+        said.extend(equation for equation, is_inline in found if is_inline)
     return [equation for equation, is_inline in found if not is_inline]
 
 

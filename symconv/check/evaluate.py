@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math as _math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Union
 
 from lark import Token, Tree
@@ -40,6 +41,7 @@ __all__ = [
     "EvalError",
     "FreeIndex",
     "Mat",
+    "NoCase",
     "OutOfRange",
     "Unknown",
     "Value",
@@ -77,6 +79,11 @@ class FreeIndex(EvalError):
 
 class OutOfRange(EvalError):
     """An index outside the quantity (raised only in strict mode)."""
+
+
+class NoCase(EvalError):
+    """No branch of a case distinction holds for these indices (the claim says nothing
+    about them)."""
 
 
 @dataclass(frozen=True)
@@ -544,6 +551,14 @@ class _Rules(Interpreter[Token, _Any]):
     def dots(self, tree: Tree[Token]) -> _Any:
         raise EvalError("`…` outside a vector (a sum written with … is not read)")
 
+    def cases(self, tree: Tree[Token]) -> _Any:
+        """The value of the first branch whose condition holds for the bound indices."""
+        for row in (c for c in tree.children if isinstance(c, Tree) and c.data == "crow"):
+            value, condition = _subtrees(row)
+            if _holds(condition, self.ctx):
+                return _eval(value, self.ctx)
+        raise NoCase("no case of the distinction holds here")
+
     def tuple(self, tree: Tree[Token]) -> _Any:
         entries = [_scalar(_eval(t, self.ctx)) for t in _and_so_on(_subtrees(tree))]
         if any(e is None for e in entries):
@@ -695,6 +710,51 @@ def _windowed(left: Value, right: Value, ctx: Context) -> tuple[Value, Value]:
     if right.tag == "x" and left.tag != "x" and left.is_vector and len(left.entries()) == k:
         return left, _window(ctx) or right
     return left, right
+
+
+_COMPARE = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "\\le": lambda a, b: a <= b,
+    "\\leq": lambda a, b: a <= b,
+    "\\leqslant": lambda a, b: a <= b,
+    "\\ge": lambda a, b: a >= b,
+    "\\geq": lambda a, b: a >= b,
+    "\\geqslant": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "\\ne": lambda a, b: a != b,
+    "\\neq": lambda a, b: a != b,
+}
+
+
+def _holds(condition: Tree[Token], ctx: Context) -> bool:
+    """Does a branch's condition hold (``1 ≤ t − i + 1 ≤ k``, ``t ∈ {0, n+1}``,
+    otherwise)?  Every side must be a number once the indices are bound."""
+    if condition.data == "otherwise":
+        return True
+    parts = condition.children
+    sides = [p for p in parts if isinstance(p, Tree)]
+    relations = [str(p) for p in parts if isinstance(p, Token)]
+    probe = ctx.child()
+    probe.flags = []
+    values = [_value(_eval(side, probe)) for side in sides]
+    for (left, right), relation in zip(pairwise(values), relations):
+        if relation in ("\\in", "\\notin"):
+            members = right.entries() if isinstance(right, Mat) else [right]
+            if not (isinstance(left, Expr) and left.is_number):
+                raise EvalError("a case distinction on indices that are not bound")
+            inside = any(left == member for member in members)
+            if inside != (relation == "\\in"):
+                return False
+            continue
+        a, b = _scalar(left), _scalar(right)
+        if a is None or b is None or not (a.is_number and b.is_number):
+            raise EvalError("a case distinction on indices that are not bound")
+        if relation not in _COMPARE:
+            raise EvalError(f"a condition with {relation}")
+        if not _COMPARE[relation](a, b):
+            return False
+    return True
 
 
 def _multiply(left: Value, right: Value, ctx: Context | None, op: str) -> Value:

@@ -169,7 +169,8 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
     _cpu_limit(left() + limits.grace_s)
     try:
         with time_bound(left()):
-            equations = read_equations(text)
+            said: list[Equation] = []
+            equations = read_equations(text, said=said)
     except TimedOut:
         conn.send(("failed", "timeout", f"reading it took over {limits.document_s:g} s"))
         return
@@ -189,7 +190,11 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
     try:
         prose = text if isinstance(text, str) else "\n".join(p.text for p in text.parts)
         started = begin_document(
-            equations, _truth(payload, truths), time_limit=limits.equation_s, text=prose
+            equations,
+            _truth(payload, truths),
+            time_limit=limits.equation_s,
+            text=prose,
+            said=[e.latex for e in said],
         )
     except SymconvError as exc:
         conn.send(("error", exc))

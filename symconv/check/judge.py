@@ -37,7 +37,7 @@ from functools import partial
 from lark import Token, Tree
 from sympy import ImmutableMatrix, Symbol
 
-from symconv.check.bind import Binding, infer, zero_based
+from symconv.check.bind import MAX_INLINE_DEFINITIONS, Binding, infer, zero_based
 from symconv.check.diagnose import Diagnosis, diagnose
 from symconv.check.document import Equation
 from symconv.check.evaluate import (
@@ -45,6 +45,7 @@ from symconv.check.evaluate import (
     EvalError,
     FreeIndex,
     Mat,
+    NoCase,
     OutOfRange,
     Unknown,
     Value,
@@ -184,9 +185,17 @@ def judge_document(
 
 
 def begin_document(
-    equations: list[Equation], truth: Truth, *, time_limit: float = TIME_LIMIT, text: str = ""
+    equations: list[Equation],
+    truth: Truth,
+    *,
+    time_limit: float = TIME_LIMIT,
+    text: str = "",
+    said: list[str] | None = None,
 ) -> DocState | list[Judgement]:
-    """The state to judge ``equations`` in, or their judgements if none can be judged."""
+    """The state to judge ``equations`` in, or their judgements if none can be judged.
+
+    ``text`` is the document's prose; ``said`` its inline equations with macros expanded
+    (None: they are read from ``text``)."""
     layer = truth.problem.layer
     if not layer.is_single or not truth.problem.loss_spec.has_target:
         # the checker reads 1-D one-channel derivations with a loss; anything else is
@@ -215,7 +224,10 @@ def begin_document(
     try:
         with time_bound(BINDING_SECONDS):
             binding = infer(
-                list(trees.values()), dict(truth.problem.notation), text[:_PROSE_CHARS]
+                list(trees.values()),
+                dict(truth.problem.notation),
+                text[:_PROSE_CHARS],
+                said=None if said is None else said[:MAX_INLINE_DEFINITIONS],
             )
             trees = {latex: binding.apply(tree) for latex, tree in trees.items()}
     except (TimedOut, RecursionError):
@@ -697,6 +709,15 @@ def _judge_instances(
         _judge_chain(equation, sides, relations, state, step, bound, truth_value)
         for bound in instances
     ]
+    # a case distinction says nothing about indices none of its conditions holds for
+    judgements = [j for j in judgements if j.verdict != _NO_CASE] or [
+        Judgement(
+            equation,
+            "unchecked",
+            "unchecked: no claim: none of its conditions holds for an index of the layer",
+            reason="no claim",
+        )
+    ]
     for judgement in judgements:
         if judgement.verdict == "incorrect":
             return judgement
@@ -743,6 +764,8 @@ def _judge_chain(
 
     # every right-hand side evaluated in the context of the left one
     values: list[Value | EvalError] = []
+    if truth_value is None and _no_case(rhs, context(output)):
+        return Judgement(equation, _NO_CASE, "")
     flags: list[list[str]] = []
     mistakes: list[list[tuple[str, str]]] = []
     strangers: set[Symbol] = set()
@@ -852,6 +875,23 @@ def _judge_chain(
         if last is not None and not isinstance(last, EvalError):
             judgement.value = exact_strings(last, bool(_free(last, truth)))
     return judgement
+
+
+_NO_CASE = "no case"  # an instance no branch of a case distinction speaks about
+
+
+def _no_case(sides: list[Tree[Token]], ctx: Context) -> bool:
+    """Does a side hold a case distinction none of whose conditions holds here?"""
+    for side in sides:
+        if not any(node.data == "cases" for node in side.iter_subtrees()):
+            continue
+        try:
+            evaluate(side, ctx.child())
+        except NoCase:
+            return True
+        except EvalError:
+            pass
+    return False
 
 
 def _free(value: Value, truth: Truth) -> set[Symbol]:

@@ -151,12 +151,81 @@ def _bracket_list(match: re.Match[str]) -> str:
     return "[" + ", ".join(piece.strip() for piece in pieces) + "]"
 
 
+_CASES_BEGIN = re.compile(r"\\begin\s*+\{(?:cases|dcases)\*?\}")
+_CASES_END = re.compile(r"\\end\s*+\{(?:cases|dcases)\*?\}")
+# the words of a condition ("if", "for", "when"): dropped; "otherwise", "else": a branch
+_CONDITION_WORDS = re.compile(
+    r"\\(?:text|mathrm|textrm|mbox)\s*+\{\s*+(?:if|for|when|where|for all|falls|wenn)?"
+    r"\s*+[,.]?\s*+\}"
+    r"|^\s*+(?:if|for|when)(?![A-Za-z])"
+)
+_OTHERWISE = re.compile(
+    r"\\(?:text|mathrm|textrm|mbox)\s*+\{\s*+(?:otherwise|else|elsewhere|sonst)\s*+[,.]?\s*+\}"
+    r"|^\s*+(?:otherwise|else)\s*+$"
+)
+# "x_t = 0 \text{ for } t < 0": a claim under a condition, a case distinction of one branch
+_FOR_TAIL = re.compile(
+    r"\\(?:text|mathrm)\s*+\{\s*+(?:for|if|when)\s*+\}(?P<cond>[^=&{}\\]*+(?:\\[a-z]+[^=&{}\\]*+)?)$"
+)
+_COMPARISON = re.compile(r"<|>|\\(?:le|leq|ge|geq|ne|neq|in|notin|leqslant|geqslant)(?![A-Za-z])")
+
+
+def _punctuation_stripped(text: str) -> str:
+    end = len(text)
+    while end and (text[end - 1].isspace() or text[end - 1] in ",.;"):
+        end -= 1
+    return text[:end]
+
+
+def _cases(text: str) -> str:
+    """``\\begin{cases} v & \\text{if } c \\\\ u & \\text{otherwise.} \\end{cases}`` in the
+    grammar's form: each row ``value & condition``, the condition's words and the
+    punctuation dropped, "otherwise" as ``\\otherwise`` (one pass over the text: linear)."""
+    tail = _FOR_TAIL.search(text, max(0, len(text) - _RANGE_TAIL))
+    if tail is not None and _COMPARISON.search(tail.group("cond")):
+        head = text[: tail.start()]
+        cut = head.rfind("=")
+        if cut > 0 and "&" not in head:
+            condition = _punctuation_stripped(tail.group("cond"))
+            text = (
+                f"{head[: cut + 1]} \\begin{{cases}} {_punctuation_stripped(head[cut + 1 :])}"
+                f" & {condition} \\end{{cases}}"
+            )
+    pieces: list[str] = []
+    position = 0
+    while True:
+        begin = _CASES_BEGIN.search(text, position)
+        if begin is None:
+            break
+        end = _CASES_END.search(text, begin.end())
+        if end is None:
+            break
+        rows = []
+        for row in text[begin.end() : end.start()].split("\\\\"):
+            if not row.strip():
+                continue
+            value, amp, condition = row.partition("&")
+            condition = _punctuation_stripped(condition)
+            if _OTHERWISE.search(condition):
+                condition = "\\otherwise"
+            else:
+                condition = _CONDITION_WORDS.sub(" ", condition).strip()
+            rows.append(f"{_punctuation_stripped(value)} {amp} {condition}")
+        pieces.append(text[position : begin.start()])
+        pieces.append("\\begin{cases} " + " \\\\ ".join(rows) + " \\end{cases}")
+        position = end.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
 def normalise(text: str) -> str:
     """The equation with spacing removed, synonyms unified and norm bars paired.
 
     ``||a||``, ``\\|a\\|`` and ``\\lVert a \\rVert`` all become ``\\lVert a \\rVert``;
     ``|a|`` becomes ``\\lvert a \\rvert`` (bars alternate open, close).
     """
+    if "cases" in text or "\\text" in text:
+        text = _cases(text)
     forall = _FORALL.search(text)
     if forall:
         # "…, \\forall i": the range of a claim, not part of it

@@ -38,6 +38,12 @@ _SIMPLE = [
     (r"\\delta(?![A-Za-z])", "δ"),
     (r"\\(?:top|intercal)", "T"),
     (r"\\(?:quad|qquad|,|;|!|:)", " "),
+    (r"\\begin\{d?cases\*?\}", "\x01 "),  # braces put back after they are dropped
+    (r"\\end\{d?cases\*?\}", " \x02"),
+    (r"\\(?:leq|le|leqslant)(?![A-Za-z])", "≤"),
+    (r"\\(?:geq|ge|geqslant)(?![A-Za-z])", "≥"),
+    (r"\\(?:neq|ne)(?![A-Za-z])", "≠"),
+    (r"\\in(?![A-Za-z])", "∈"),
     (r"\\begin\{[pbBvV]?matrix\}", "["),
     (r"\\end\{[pbBvV]?matrix\}", "]"),
     (r"\\\\", ";"),
@@ -62,7 +68,7 @@ def pretty(latex: str) -> str:
     text = re.sub(r"_([A-Za-z0-9])", lambda m: sub(m.group(1)), text)
     text = re.sub(r"\^\{([^{}]*)\}", lambda m: sup(m.group(1)), text)
     text = re.sub(r"\^([A-Za-z0-9])", lambda m: sup(m.group(1)), text)
-    text = text.replace("{", "").replace("}", "")
+    text = text.replace("{", "").replace("}", "").replace("\x01", "{").replace("\x02", "}")
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\[ ", "[", text)
     return unicodedata.normalize("NFC", re.sub(r" \]", "]", text))

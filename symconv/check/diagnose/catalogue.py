@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from sympy import Expr
+
 from symconv.check.diagnose.base import Case, Diagnoser
-from symconv.check.diagnose.changed import CHANGES, LEARNING_RATE, NO_BIAS
+from symconv.check.diagnose.changed import BIAS_KEPT, CHANGES, LEARNING_RATE, NO_BIAS
 from symconv.check.diagnose.factor import FACTOR
 from symconv.check.diagnose.index import CONVOLUTION, FLIPPED, NONEXISTENT, SHIFTED, SWAPPED, WINDOW
 from symconv.check.diagnose.label import RELABELLED_OUTPUT, WRONG_LABEL
@@ -26,6 +28,7 @@ from symconv.check.diagnose.written import (
     SLIP_AFTER_NUMBERS,
     TRANSPOSE,
 )
+from symconv.check.evaluate import Mat
 
 __all__ = ["CATALOGUE"]
 
@@ -52,15 +55,32 @@ def _substituted(case: Case) -> bool:
     return case.slip
 
 
+def _kernel_substituted(case: Case) -> bool:
+    """Numbers put into a side of a quantity that pairs with the kernel's taps (∂L/∂x,
+    ŷ — only there can the taps have been put in reversed; ``∂L/∂w_2 = Σ y'_i x_{i+1}
+    = 0 − 1 − 1`` has a sign wrong, not a flip)."""
+    if not case.slip:
+        return False
+    taps = set(case.truth.d.symbols.w)
+    for value in (case.previous, case.expected):
+        if isinstance(value, (Mat, Expr)):
+            entries = value.entries() if isinstance(value, Mat) else [value]
+            if any(taps & entry.free_symbols for entry in entries):
+                return True
+    return False
+
+
 CATALOGUE: tuple[Diagnoser, ...] = (
     # symbols the problem does not have: x₅ when n = 4, b without a bias
     NO_BIAS,
     NONEXISTENT,
+    # the bias kept where it drops out (∂(w·x + b)/∂w read as x + b)
+    BIAS_KEPT,
     # a number after a right side: the arithmetic slipped, unless the numbers put into the
     # right side show another mistake (the kernel flipped, parentheses lost, a sign flipped
     # or the learning rate dropped while substituting); the slip is the last word here
     SLIP_AFTER_NUMBERS,
-    _when(FLIPPED, "substituted", _substituted),
+    _when(FLIPPED, "substituted", _kernel_substituted),
     PARENTHESES_SUBSTITUTED,
     SIGN_SUBSTITUTED,
     _when(LEARNING_RATE, "substituted", _substituted),

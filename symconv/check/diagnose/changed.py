@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from lark import Token, Tree
-from sympy import Integer, Rational
+from sympy import Expr, ImmutableMatrix, Integer, Rational, Symbol
 
 from symconv.check.diagnose.base import (
     OWN,
@@ -26,15 +26,17 @@ from symconv.check.diagnose.base import (
     Fallback,
     Recompute,
     Rewrite,
+    substituted,
 )
 from symconv.check.diagnose.readings import misread_truth
-from symconv.check.evaluate import Mat, name_key
+from symconv.check.evaluate import Mat, Value, name_key
 from symconv.check.truth import Truth
 from symconv.mathtext import fmt, name
 from symconv.problem import Problem
 
 __all__ = [
     "BIAS",
+    "BIAS_KEPT",
     "CHANGES",
     "CIRCULAR",
     "DILATION",
@@ -139,6 +141,50 @@ def _bias(case: Case) -> Iterator[Candidate]:
         )
 
 
+def _symbols_of(value: Value) -> set[Symbol]:
+    entries = value.entries() if isinstance(value, Mat) else [value]
+    return {s for e in entries for s in e.free_symbols if isinstance(s, Symbol)}
+
+
+def _bias_kept(case: Case) -> bool:
+    """The side adds the bias where the truth has none (as written, before ŷ is expanded)."""
+    bias = set(case.truth.d.symbols.bias_list())
+    return bool(bias & _symbols_of(case.written)) and not bias & _symbols_of(case.expected)
+
+
+def _without_bias(case: Case) -> Iterator[Candidate]:
+    """The side is right once its bias is taken out: ∂(w·x + b)/∂w read as x + b."""
+    zero = dict.fromkeys(case.truth.d.symbols.bias_list(), Integer(0))
+    cleared = substituted(case.written, zero)
+    if case.same(cleared, case.written):
+        return
+    # the written side equals this exactly when the side without its bias is the truth
+    value = _plus(case.expected, _minus(case.written, cleared))
+    yield Recompute(
+        value,
+        "bias confused: the bias does not depend on the weights or the input; it drops out "
+        "of ∂ŷ/∂w and ∂ŷ/∂x, but this side keeps it",
+    )
+
+
+def _plus(a: Value, b: Value) -> Value:
+    if isinstance(a, Mat) and isinstance(b, Mat):
+        return Mat(ImmutableMatrix(a.m + b.m), free=True)
+    if isinstance(a, Mat) or isinstance(b, Mat):
+        return a
+    result: Expr = a + b
+    return result
+
+
+def _minus(a: Value, b: Value) -> Value:
+    if isinstance(a, Mat) and isinstance(b, Mat):
+        return Mat(ImmutableMatrix(a.m - b.m), free=True)
+    if isinstance(a, Mat) or isinstance(b, Mat):
+        return Integer(0)
+    result: Expr = a - b
+    return result
+
+
 def _no_bias(case: Case) -> bool:
     return case.truth.problem.bias == "none" and any(s.name.startswith("b") for s in case.strangers)
 
@@ -205,6 +251,9 @@ def _circular(case: Case) -> bool:
 
 
 BIAS = Diagnoser("bias confused", "bias_confused", applies=_has_bias, tries=_bias)
+BIAS_KEPT = Diagnoser(
+    "the bias kept in a derivative", "bias_confused", applies=_bias_kept, tries=_without_bias
+)
 STRIDE = Diagnoser(
     "stride ignored",
     "stride_ignored",

@@ -22,6 +22,7 @@ __all__ = [
     "regroupings",
     "shape",
     "sign_flips",
+    "term_by_term",
     "transposes",
 ]
 
@@ -292,6 +293,17 @@ def shape(tree: Tree[Token] | Token) -> str:
     if kind in ("mul", "imul", "call"):
         kind = "product"
     return kind + "(" + ",".join(shape(c) for c in kids) + ")"
+
+
+def term_by_term(before: Tree[Token], after: Tree[Token]) -> bool:
+    """``after`` is a sum of numbers, one for each term of the sum ``before`` (each product
+    worked out as it was substituted: ``y'_1 x_2 + y'_2 x_3 + y'_3 x_4 = 0 − 1 − 1``)."""
+    terms = _terms(after)
+    return (
+        len(terms) > 1
+        and len(terms) == len(_terms(before))
+        and all(bare(term) for _, term in terms)
+    )
 
 
 def bare(tree: Tree[Token]) -> bool:

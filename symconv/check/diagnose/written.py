@@ -29,6 +29,7 @@ from symconv.check.diagnose.trees import (
     regroupings,
     shape,
     sign_flips,
+    term_by_term,
     transposes,
 )
 from symconv.check.match import show
@@ -76,7 +77,9 @@ def _rewritten(rewritings: Rewritings, lead: str) -> Callable[[Case], Iterator[C
 def _substituted_shape(case: Case) -> bool:
     """The side is the one before with numbers for the names (the same operators)."""
     before = counterpart(case.side, case.target, case.previous_side)
-    return before is not None and shape(before) == shape(case.target)
+    return before is not None and (
+        shape(before) == shape(case.target) or term_by_term(before, case.target)
+    )
 
 
 def _negated(case: Case) -> Iterator[Candidate]:
@@ -94,10 +97,24 @@ SLIP_AFTER_NUMBERS = Diagnoser(
     applies=lambda case: case.slip and (bare(case.target) or case.after_numbers),
     tries=_slip,
 )
+def _may_have_lost_group(case: Case) -> bool:
+    """Parentheses can have been lost in substituting, unless the side is the sum before
+    it term by term with none grouped there: ``y'_1 x_2 + y'_2 x_3 + y'_3 x_4 = 0 − 1 − 1``
+    has a sign wrong, not a group lost."""
+    before = counterpart(case.side, case.target, case.previous_side)
+    if before is None or not term_by_term(before, case.target):
+        return True
+    return any(
+        node.data == "paren"
+        and any(isinstance(c, Tree) and c.data in ("add", "subtract") for c in node.children)
+        for node in before.iter_subtrees()
+    )
+
+
 PARENTHESES_SUBSTITUTED = Diagnoser(
     "parentheses lost while substituting",
     "missing_parentheses",
-    applies=lambda case: case.slip,
+    applies=lambda case: case.slip and _may_have_lost_group(case),
     tries=_rewritten(regroupings, "missing parentheses"),
     limit=MAX_VARIANTS,
 )
