@@ -4,11 +4,14 @@ that read what the side before says: expected verdicts worked out by hand on exe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from sympy import Rational
 
 from symconv.check.parse import normalise
 from symconv.check.run import check_text
-from symconv.problem import load_problem
+from symconv.problem import Problem, load_problem
 
 
 def _verdicts(*equations: str, prose: str = "") -> list[tuple[str, str | None]]:
@@ -83,3 +86,48 @@ def test_a_matrix_named_in_the_prose_binds_its_transpose() -> None:
         prose=r"The layer is $\hat y = W x + b$ with the banded matrix $W$.",
     )
     assert found[-1] == ("incorrect", "transpose_missing")
+
+
+def test_a_matrix_entry_is_read_with_two_indices() -> None:
+    found = _verdicts(
+        r"W = \begin{bmatrix} 2 & 1 & 3 & 0 \\ 0 & 2 & 1 & 3 \end{bmatrix}",
+        r"\frac{\partial \hat y_i}{\partial x_t} = W_{it}",
+        r"W_{2,3} = 1",
+        r"W_{1,2} = 2",
+    )
+    assert [v for v, _ in found] == ["correct", "correct", "correct", "incorrect"]
+
+
+def test_the_gradient_of_the_padded_input_is_padding_ignored() -> None:
+    # exercise2 with padding 1: ∂L/∂x̃ has n + 2p = 6 entries, the padded ones are dropped
+    problem = load_problem("exercise2").with_layer(padding=1)
+    one = Rational(1)
+    problem = replace(problem, b=(one,) * 4, y=tuple(Rational(v) for v in (2, 4, 1, 3)))
+    from symconv.check.truth import Truth
+
+    truth = Truth(problem)
+    values = truth.values(0)
+    assert values is not None
+    grad = [truth.full(g).xreplace(values) for g in truth.d.grad_x]
+    padded = _padded(problem)
+    written = ", ".join(str(v) for v in padded)
+    assert len(padded) == 6 and padded[1:5] == grad  # worked out independently below
+    data = check_text(
+        f"$$\\frac{{\\partial L}}{{\\partial x}} = ({written})$$\n", problem=problem, time_limit=5.0
+    )
+    (equation,) = data["equations"]
+    assert (equation["verdict"], equation["diagnosis_kind"]) == ("incorrect", "padding_ignored")
+
+
+def _padded(problem: Problem) -> list[Rational]:
+    """∂L/∂x̃ by hand: ŷ_i = Σ_j w_j x̃_{i+j−1} + b_i, so ∂L/∂x̃_t = Σ_i δ_i w_{t−i+1}."""
+    assert problem.x is not None and problem.y is not None and problem.b is not None
+    x = [Rational(0), *problem.x, Rational(0)]
+    w = list(problem.w or ())
+    b = list(problem.b) if isinstance(problem.b, tuple) else [problem.b] * 4
+    yhat = [sum((w[j] * x[i + j] for j in range(3)), Rational(0)) + b[i] for i in range(4)]
+    delta = [yhat[i] - problem.y[i] for i in range(4)]
+    return [
+        sum((delta[i] * w[t - i] for i in range(4) if 0 <= t - i < 3), Rational(0))
+        for t in range(6)
+    ]

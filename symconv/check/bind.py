@@ -52,6 +52,7 @@ __all__ = ["MAX_INLINE_DEFINITIONS", "Binding", "ident_of", "infer", "zero_based
 
 Node = Tree[Token]
 
+_MAX_INSERTED = 3  # a definition put in a definition put in a definition, no deeper
 _NAME_KINDS = ("letter", "greek", "text", "accent", "font", "cal")
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "eta", "theta", "lambda",
@@ -244,6 +245,7 @@ class Binding:
     shorthand: bool = False
     index_base: int | None = None
     matrices: dict[str, str] = field(default_factory=dict)  # W → the Jacobian ∂ŷ/∂x ...
+    _depth: int = field(default=0, repr=False, compare=False)  # definitions inside definitions
     einstein: bool = False  # a repeated index on the right is summed (said in the prose)
     source: dict[str, str] = field(default_factory=dict)  # role → "document" | "notation table"
 
@@ -305,7 +307,9 @@ class Binding:
         if found is None:
             return None
         symbol, rest = found
-        target = self.renames.get(symbol)
+        # inside an inserted definition (already in the checker's names) only the names
+        # the document defines are put in, nothing renamed twice (its ŷ is no output y)
+        target = None if self._depth else self.renames.get(symbol)
         if self.named and node.data == "scripted":
             word = _name_word(symbol, rest)
             if word is not None:
@@ -313,8 +317,10 @@ class Binding:
                 stem = symbol.removeprefix("text:")
                 named = f"text:{stem}_{word[0]}"
                 if named in self.expressions and self.expressions[named][0] is None:
-                    # δ_pad used before its definition: the expression it is defined as
-                    defined_as: Node = Tree("paren", [self.expressions[named][1]])
+                    # δ_pad used before its definition: the expression it is defined as,
+                    # in the checker's names too ((0, δ₁, …, δ₄, 0) with δ = o − t)
+                    inner = self._inserted(self.expressions[named][1])
+                    defined_as: Node = Tree("paren", [inner])
                     return _with_scripts(defined_as, self._scripts(word[1]))
                 text: Node = Tree("text", [Token("TEXT", r"\text{" + f"{stem}_{word[0]}" + "}")])
                 return _with_scripts(text, self._scripts(word[1]))
@@ -328,7 +334,7 @@ class Binding:
                     return None  # e without its index: not the defined e_i
                 expression = _put_index(expression, letter, subs[0].children[-1])
                 scripts = [script for script in scripts if script is not subs[0]]
-            defined: Node = Tree("paren", [expression])
+            defined: Node = Tree("paren", [self._inserted(expression)])
             return _with_scripts(defined, scripts)
         if target is None or target == symbol:
             if node.data == "scripted" and ("|" in symbol or "^*" in symbol):
@@ -336,6 +342,17 @@ class Binding:
                 return Tree("scripted", [node.children[0], *self._scripts(node.children[1:])])
             return None
         return _with_scripts(_canonical(target), self._scripts(rest))
+
+    def _inserted(self, expression: Node) -> Node:
+        """A defining expression put in for its name, renamed itself (a definition that
+        uses another defined name); a bounded depth stops a name defined through itself."""
+        if self._depth >= _MAX_INSERTED:
+            return expression
+        self._depth += 1
+        try:
+            return _rewrite(expression, self._rename)
+        finally:
+            self._depth -= 1
 
     def _rename_index(self, node: Node, in_sub: bool) -> Node | None:
         if node.data == "binding" and str(node.children[0]) in self.index_letters:

@@ -1319,6 +1319,9 @@ def _name(key: str, scripts: list[Tree[Token]], ctx: Context) -> _Any:
             ctx.marks.append(mark)
         else:
             powers.append(script)
+    entry = _matrix_entry(key, subs, ctx)
+    if entry is not None:
+        return _apply_sups(entry, powers, ctx)
     index: int | None = None
     window: tuple[int, int] | None = None
     general = False  # the index is written with a free or summed letter (w_{t-i+1})
@@ -1400,6 +1403,47 @@ def _is_word(arg: Tree[Token] | Token, word: str | None) -> bool:
     if isinstance(inner, Tree) and inner.data == "text":
         return True
     return word is not None and len(word) > 1 and word.isalpha()
+
+
+_ATOM_INDEX = ("letter", "number")
+
+
+def _matrix_entry(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | None:
+    """``W_{it}``, ``W_{i,t}``: the entry of a matrix (the document's own, or the layer's
+    banded and window matrices) at row i, column t; None when ``key`` is no matrix or the
+    subscript is not two indices."""
+    if len(subs) != 1:
+        return None
+    arg = _inner(_arg(subs[0]))
+    if not isinstance(arg, Tree):
+        return None
+    if arg.data == "subtuple":
+        pair = [c for c in arg.children if isinstance(c, Tree)]
+    elif arg.data == "imul":
+        pair = [c for c in arg.children if isinstance(c, Tree)]
+        if not all(p.data in _ATOM_INDEX for p in pair):
+            return None
+    else:
+        return None
+    if len(pair) != 2:
+        return None
+    matrix: Mat | None = None
+    value = ctx.env.get(key)
+    if isinstance(value, Mat):
+        matrix = value
+    elif key in ("text:jac:x", "text:jac:w"):
+        found = _quantity(key, None, ctx)
+        matrix = found if isinstance(found, Mat) else None
+    if matrix is None or matrix.is_vector:
+        return None
+    row, column = (_index(p, ctx) - ctx.truth.base for p in pair)
+    rows, columns = matrix.shape
+    if not (0 <= row < rows and 0 <= column < columns):
+        if ctx.strict:
+            raise OutOfRange(f"`{key.split(':')[-1]}` has no entry ({row}, {column})")
+        raise EvalError(f"`{key.split(':')[-1]}` has no entry ({row + 1}, {column + 1})")
+    entry: Expr = matrix.m[row, column]
+    return entry
 
 
 def _sub_parts(subs: list[Tree[Token]]) -> list[Tree[Token] | Token]:

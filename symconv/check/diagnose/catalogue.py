@@ -18,6 +18,7 @@ from symconv.check.diagnose.changed import BIAS_KEPT, CHANGES, LEARNING_RATE, NO
 from symconv.check.diagnose.factor import FACTOR
 from symconv.check.diagnose.index import CONVOLUTION, FLIPPED, NONEXISTENT, SHIFTED, SWAPPED, WINDOW
 from symconv.check.diagnose.label import RELABELLED_OUTPUT, WRONG_LABEL
+from symconv.check.diagnose.shape import SHAPES
 from symconv.check.diagnose.written import (
     NEGATED,
     PARENTHESES,
@@ -85,6 +86,8 @@ CATALOGUE: tuple[Diagnoser, ...] = (
     SIGN_SUBSTITUTED,
     _when(LEARNING_RATE, "substituted", _substituted),
     SLIP,
+    # a side of another shape: the layer's matrix or ∂L/∂x without padding, stride, dilation
+    *SHAPES,
     # an output the document has already stated rightly, now with another's value
     RELABELLED_OUTPUT,
     # a number: a changed problem, another quantity, a moved window name it more surely

@@ -127,6 +127,8 @@ def shifted_member(stem: str, family: tuple[Symbol, ...], position: int, truth: 
         if problem.padding_mode == "circular":
             return family[position % len(family)]
         return Integer(0)
+    if stem == "w":
+        return Integer(0)  # the kernel is 0 outside its taps (as a sum over them reads it)
     return Symbol(f"{stem}{position + 1}", real=True)
 
 
