@@ -30,6 +30,10 @@ class Claim:
     verdict: str  # correct | incorrect | unsupported
     diagnosis: str | None
     why: str
+    # kinds that name the same written value as truly (``also``, with the reason in ``why``):
+    # Σ δ_i x_{2i+j−2} on a padded stride-2 layer is an index shifted by one and exactly the
+    # unpadded layer's formula
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ class Outcome:
         if want == "correct":
             return self.verdict in ("correct", "notation")
         if want == "incorrect":
-            return self.verdict == "incorrect" and self.kind == self.claim.diagnosis
+            kinds = (self.claim.diagnosis, *self.claim.also)
+            return self.verdict == "incorrect" and self.kind in kinds
         return self.verdict == "unchecked" and self.reason == "unsupported"
 
 
@@ -98,6 +103,7 @@ def documents(root: Path = CORPUS) -> list[Document]:
                     verdict=c["verdict"],
                     diagnosis=c.get("diagnosis"),
                     why=c.get("why", ""),
+                    also=tuple(c.get("also", ())),
                 )
                 for c in entry.get("claim", [])
             )

@@ -18,13 +18,15 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # measured on this corpus (see the session note); a floor, never lowered to pass
+# (issue #10's bar: every planted error with its kind, every out-of-scope claim unsupported,
+# no right claim called incorrect — all of them, not a floor below)
 FLOORS = {
-    "correct_ok": 731,  # of 742 right claims judged correct (or notation): 733 measured
-    "planted_caught": 106,  # of 108 planted errors judged incorrect: 107
-    "planted_right_kind": 97,  # ... with the planted catalogue kind: 99
-    "unsupported_ok": 39,  # of 42 out-of-scope claims unchecked: unsupported: 40
+    "correct_ok": 736,  # of 742 right claims judged correct (or notation): 738 measured
+    "planted_caught": 108,  # of 108 planted errors judged incorrect: all
+    "planted_right_kind": 108,  # ... with the planted catalogue kind: all
+    "unsupported_ok": 42,  # of 42 out-of-scope claims unchecked: unsupported: all
 }
-CEILINGS = {"correct_called_incorrect": 1, "unmatched": 1}  # 0 and 1 measured
+CEILINGS = {"correct_called_incorrect": 0, "unmatched": 1}  # 0 and 1 measured
 
 # the held-out set (tests/data/check/heldout), written by someone who had not seen the
 # corpus: first measured at 131/168 right, 9 called incorrect, 15 % unchecked, 23/26

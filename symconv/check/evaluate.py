@@ -1267,6 +1267,10 @@ def _scripted(primary: Tree[Token], scripts: list[Tree[Token]], ctx: Context) ->
             inner_tree = next(c for c in primary.children if isinstance(c, Tree))
             result: Value = _norm(_value(_eval(inner_tree, ctx)), squared=bool(square))
             return _apply_sups(result, [s for s in sups if s not in square], ctx)
+        pair = _index_pair(subs)
+        if pair is not None and isinstance(value, Mat) and not value.is_vector:
+            # (M)_{it}: an entry of a matrix (W = (…) put in for W)
+            return _apply_sups(_entry_of(value, pair, "the matrix", ctx), sups, ctx)
         for script in subs:
             if isinstance(value, Mat) and value.tag == "ones":
                 # 1_m: the vector of m ones
@@ -1408,24 +1412,37 @@ def _is_word(arg: Tree[Token] | Token, word: str | None) -> bool:
 _ATOM_INDEX = ("letter", "number")
 
 
+def _index_pair(subs: list[Tree[Token]]) -> list[Tree[Token]] | None:
+    """The two indices of ``_{it}`` or ``_{i,t}`` (None for anything else)."""
+    if len(subs) != 1:
+        return None
+    arg = _inner(_arg(subs[0]))
+    if not isinstance(arg, Tree) or arg.data not in ("subtuple", "imul"):
+        return None
+    pair = [c for c in arg.children if isinstance(c, Tree)]
+    if arg.data == "imul" and not all(p.data in _ATOM_INDEX for p in pair):
+        return None
+    return pair if len(pair) == 2 else None
+
+
+def _entry_of(matrix: Mat, pair: list[Tree[Token]], what: str, ctx: Context) -> Expr:
+    row, column = (_index(p, ctx) - ctx.truth.base for p in pair)
+    rows, columns = matrix.shape
+    if not (0 <= row < rows and 0 <= column < columns):
+        if ctx.strict:
+            raise OutOfRange(f"{what} has no entry ({row}, {column})")
+        base = ctx.truth.base
+        raise EvalError(f"{what} has no entry ({row + base}, {column + base})")
+    entry: Expr = matrix.m[row, column]
+    return entry
+
+
 def _matrix_entry(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | None:
     """``W_{it}``, ``W_{i,t}``: the entry of a matrix (the document's own, or the layer's
     banded and window matrices) at row i, column t; None when ``key`` is no matrix or the
     subscript is not two indices."""
-    if len(subs) != 1:
-        return None
-    arg = _inner(_arg(subs[0]))
-    if not isinstance(arg, Tree):
-        return None
-    if arg.data == "subtuple":
-        pair = [c for c in arg.children if isinstance(c, Tree)]
-    elif arg.data == "imul":
-        pair = [c for c in arg.children if isinstance(c, Tree)]
-        if not all(p.data in _ATOM_INDEX for p in pair):
-            return None
-    else:
-        return None
-    if len(pair) != 2:
+    pair = _index_pair(subs)
+    if pair is None:
         return None
     matrix: Mat | None = None
     value = ctx.env.get(key)
@@ -1436,14 +1453,7 @@ def _matrix_entry(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | Non
         matrix = found if isinstance(found, Mat) else None
     if matrix is None or matrix.is_vector:
         return None
-    row, column = (_index(p, ctx) - ctx.truth.base for p in pair)
-    rows, columns = matrix.shape
-    if not (0 <= row < rows and 0 <= column < columns):
-        if ctx.strict:
-            raise OutOfRange(f"`{key.split(':')[-1]}` has no entry ({row}, {column})")
-        raise EvalError(f"`{key.split(':')[-1]}` has no entry ({row + 1}, {column + 1})")
-    entry: Expr = matrix.m[row, column]
-    return entry
+    return _entry_of(matrix, pair, f"`{key.split(':')[-1]}`", ctx)
 
 
 def _sub_parts(subs: list[Tree[Token]]) -> list[Tree[Token] | Token]:

@@ -141,6 +141,8 @@ class DocState:
     mentioned: int = 0  # the latest step it has named (``w^{(1)} = w − α·∂L/∂w``), right or not
     binding: Binding = field(default_factory=Binding)  # which symbol plays which role
     trees: dict[str, Tree[Token]] = field(default_factory=dict)  # equations read, bound
+    # names defined in a part beyond the layer (``ŷ^{(2)}`` of a channel section)
+    beyond: set[str] = field(default_factory=set)
 
 
 @contextmanager
@@ -268,6 +270,17 @@ def judge_next(
                     f"unchecked: unsupported: {section}, beyond the problem's 1-D layer",
                     reason="unsupported",
                 )
+                _remember_beyond(equation, state)
+            elif judgement.verdict in ("incorrect", "unchecked"):
+                used = _uses_beyond(equation, state)
+                if used is not None:
+                    judgement = Judgement(
+                        equation,
+                        "unchecked",
+                        f"unchecked: unsupported: it uses {used}, defined in a part beyond the "
+                        "problem's 1-D layer",
+                        reason="unsupported",
+                    )
             if diagnose:
                 _diagnose(judgement)
     except TimedOut:
@@ -282,6 +295,30 @@ def judge_next(
     if judgement.key is not None and judgement.verdict in _OK:
         state.established.add(judgement.key)
     return judgement
+
+
+# a name with a superscript or a two-index subscript, as a left side writes it
+_MARKED_NAME = re.compile(r"^\s*(\\[A-Za-z]+\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|[A-Za-z])"
+                          r"\s*(?:\^\s*\{\s*[(\[][^{}]{1,8}[)\]]\s*\})")
+
+
+def _remember_beyond(equation: Equation, state: DocState) -> None:
+    """Remember the name an equation beyond the layer defines (``ŷ^{(2)}`` of a channel
+    section): a later equation using it is beyond the layer too."""
+    lhs = re.split(r":=|=|\\approx", equation.latex, maxsplit=1)[0]
+    found = _MARKED_NAME.match(lhs)
+    if found is not None and len(state.beyond) < 50:
+        state.beyond.add(re.sub(r"\s+", "", found.group(0)))
+
+
+def _uses_beyond(equation: Equation, state: DocState) -> str | None:
+    if not state.beyond:
+        return None
+    text = re.sub(r"\s+", "", equation.latex)
+    for name in state.beyond:
+        if name in text:
+            return pretty(name)
+    return None
 
 
 def _diagnose(judgement: Judgement) -> None:

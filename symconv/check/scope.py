@@ -156,8 +156,9 @@ def _two_letters(arg: object) -> bool:
 
 
 _SECTION = re.compile(
-    r"\b(?:2-?D|3-?D|two-dimensional|image|channels?|pooling|max-?pool\w*|second layer|"
-    r"two layers|ReLU|activation|batch norm\w*)\b",
+    r"\b(?:2-?D|3-?D|two-dimensional|image|channels?|pooling|max-?pool\w*|"
+    r"(?:second|next|hidden|dense|fully[- ]connected)(?:\s*\([^()]{0,20}\))?"
+    r"\s+layers?|two layers|ReLU|activation|batch norm\w*)\b",
     re.I,
 )
 

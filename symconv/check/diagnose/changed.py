@@ -241,6 +241,7 @@ def _padded(case: Case) -> bool:
     return bool(case.truth.problem.padding)
 
 
+
 def _dilated(case: Case) -> bool:
     return case.truth.problem.dilation != 1
 

@@ -82,11 +82,39 @@ def _flipped_text(case: Case) -> str:
 
 
 def _flips(case: Case) -> Iterator[Candidate]:
-    """The truth with ``w_j ↔ w_{k+1−j}``, in the placeholders and in the inputs."""
+    """The truth with ``w_j ↔ w_{k+1−j}``, in the placeholders and in the inputs; and the
+    outputs after the update computed with the updated kernel reversed."""
     w = case.truth.d.symbols.w
     flip: dict[Symbol, Expr] = dict(zip(w, reversed(w)))
     for target in (case.expected, full_value(case.expected, case.truth)):
         yield Recompute(substituted(target, flip), lambda: _flipped_text(case))
+    yield from _flipped_after_update(case)
+
+
+def _flipped_after_update(case: Case) -> Iterator[Candidate]:
+    """``ŷ' = x ⊛ w' + b'`` worked out with w' reversed: the update right, the forward
+    pass after it a true convolution."""
+    truth = case.truth
+    d = truth.d
+    after = truth.next_map
+    w = d.symbols.w
+    forward = [truth.full(y) for y in d.yhat]
+    updated = [f.xreplace(after) for f in forward]
+    reversed_update = {**after, **{wj: after[wr] for wj, wr in zip(w, reversed(w))}}
+    flipped = [f.xreplace(reversed_update) for f in forward]
+    expected = case.expected
+    if isinstance(expected, Mat):
+        column = Mat(ImmutableMatrix(len(updated), 1, updated), free=True)
+        if expected.is_vector and case.same(expected, column):
+            yield Recompute(
+                Mat(ImmutableMatrix(len(flipped), 1, flipped), free=True),
+                lambda: _flipped_text(case),
+            )
+        return
+    for now, then in zip(updated, flipped):
+        if case.same(expected, now):
+            yield Recompute(then, lambda: _flipped_text(case))
+            return
 
 
 def _convolution(case: Case) -> Iterator[Candidate]:
