@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import check, kernels
+from benchmarks import check, course, kernels
 from benchmarks.common import emit, median_time
 from symconv.derivation import build
 from symconv.problem import load_problem
@@ -62,6 +62,7 @@ def main() -> None:
     kernels.main()
     verify_sweep()
     check.main()
+    course.main()
     if Path(__file__).with_name("equivariance.py").exists():
         subprocess.run([sys.executable, "-m", "benchmarks.equivariance"], check=True)
 

@@ -1093,21 +1093,10 @@ MAX_INLINE_DEFINITIONS = 200
 def _inline_definitions(prose: str) -> list[Node]:
     """Gradient definitions stated inline in the prose (``let $g_i = \\partial L/\\partial
     \\hat y_i$``), parsed; at most :data:`MAX_INLINE_DEFINITIONS` are read."""
-    out: list[Node] = []
-    for match in _INLINE.finditer(prose):
-        text = match.group(1)
-        if "=" not in text:
-            continue
-        try:
-            out.append(parse_equation(text))
-        except (ParseFailure, RecursionError):
-            continue
-        if len(out) >= MAX_INLINE_DEFINITIONS:
-            break
-    return out
+    return _parsed(match.group(1) for match in _INLINE.finditer(prose))
 
 
-def _parsed(said: list[str]) -> list[Node]:
+def _parsed(said: Iterable[str]) -> list[Node]:
     """The inline equations with an ``=`` that parse (at most MAX_INLINE_DEFINITIONS)."""
     out: list[Node] = []
     for text in said:

@@ -41,6 +41,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check": ("symconv.check.command", "judge a hand-written derivation equation by equation"),
     "report": ("symconv.latex", "write (and compile) a LaTeX solution report"),
+    "exercise": (
+        "symconv.course.exercise",
+        "randomized exercise variants: problems, question and solution sheets, manifest",
+    ),
+    "grade": (
+        "symconv.course.grade",
+        "grade a course's submissions against their variants: gradebook and feedback",
+    ),
     "equivariance": ("symconv.experiment.command", "shift equivariance: proofs and experiment"),
     "demo": ("symconv.cli.demo", "the main job on the built-in exercise"),
 }
