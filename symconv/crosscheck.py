@@ -39,16 +39,19 @@ import numpy as np
 from sympy import Rational
 
 from symconv.arrays import problem_arrays
-from symconv.errors import ProblemError
+from symconv.errors import ProblemError, SizeError
 from symconv.kernels import LambdifiedExplicit, generate, lambdify_explicit
 from symconv.loss import LOSSES
 from symconv.problem import Problem, problem_from_dict
 from symconv.reference import numpy_conv
 from symconv.symbolic.explicit import (
+    EVALUATION_LIMIT,
+    EXPLICIT_LIMIT,
     QUANTITIES,
     ExplicitDerivation,
     derive_explicit,
     evaluate_steps,
+    explicit_size,
     quantity_shape,
 )
 
@@ -59,6 +62,7 @@ __all__ = [
     "Quantities",
     "Report",
     "Space",
+    "check_cost",
     "check_problem",
     "compare",
     "exact_quantities",
@@ -184,12 +188,42 @@ def _lambdified(problem: Problem) -> LambdifiedExplicit:
     return made[0]
 
 
+def check_cost(problem: Problem) -> None:
+    """Refuse, before any work, a configuration whose exact truth costs more than
+    ``symconv derive`` allows its explicit form: the truth is that form
+    (:func:`~symconv.symbolic.explicit.explicit_size`: products with the padding,
+    dilation, channels and batch, output entries and symbols; limit
+    :data:`~symconv.symbolic.explicit.EXPLICIT_LIMIT`) evaluated exactly at one SGD step
+    (products × 1 step; limit :data:`~symconv.symbolic.explicit.EVALUATION_LIMIT`).  The
+    backends cost no more than that.  Raises :class:`~symconv.errors.SizeError`.
+
+    Example:
+        >>> from symconv.problem import load_problem
+        >>> check_cost(load_problem("exercise2").with_layer(padding=4000))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        symconv.errors.SizeError: the exact truth of 1-D, input 4, kernel 3, padding 4000, ...
+    """
+    layer = problem.layer
+    size, products = explicit_size(layer), layer.terms
+    if size <= EXPLICIT_LIMIT and products <= EVALUATION_LIMIT:
+        return
+    raise SizeError(
+        f"the exact truth of {layer.describe()} is its explicit form, which costs {size} "
+        f"units ({products} products with the padding, {math.prod(layer.y_shape)} output "
+        f"entries; limits {EXPLICIT_LIMIT} units and {EVALUATION_LIMIT} products × steps, "
+        "as for symconv derive): verify a smaller layer"
+    )
+
+
 def exact_quantities(problem: Problem) -> Quantities:
     """Every quantity of one SGD step, exact, in the full shapes of :mod:`symconv.arrays`.
 
     Tensors are NumPy object arrays of SymPy ``Rational``; ``loss`` and ``loss_next`` are
     ``Rational`` (None for an upstream gradient); bias quantities are None without a bias.
+    A layer beyond :func:`check_cost` raises :class:`~symconv.errors.SizeError` first.
     """
+    check_cost(problem)
     derivation = _cached(problem)[0]
     step = evaluate_steps(replace(derivation, problem=replace(problem, steps=1)))[0]
     out: Quantities = {}
@@ -265,12 +299,18 @@ _BACKENDS: dict[str, tuple[Backend, str]] = {
 
 def _applies(backend: str, problem: Problem) -> bool:
     """Whether a backend runs on this layer (the costly ones on small layers only)."""
+    from symconv.reference.finite_diff import MAX_ENTRIES
+
     layer = problem.layer
     entries = math.prod(layer.x_shape) + math.prod(layer.w_shape) + math.prod(layer.b_shape or ())
     if backend.startswith("lambdify"):
         return layer.terms <= _LAMBDIFY_PRODUCTS
     if backend == "finite-diff-float64":
-        return entries <= _FINITE_DIFF_ENTRIES
+        # finite_diff refuses more than MAX_ENTRIES entries, ŷ counted too (a long padding)
+        return (
+            entries <= _FINITE_DIFF_ENTRIES
+            and entries + math.prod(layer.y_shape) <= MAX_ENTRIES
+        )
     if backend == "torch-gradcheck":
         return entries <= _GRADCHECK_ENTRIES
     return True

@@ -410,6 +410,10 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
             f"holds a number that cannot be read ({str(exc).split(';')[0]}); numbers are "
             f"accepted up to {_MAX_INTEGER_DIGITS} digits",
         ) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ProblemError(
+            "--problem", source, "nests arrays or inline tables too deeply to be read"
+        ) from None
 
 
 def load_raw(spec: str | Path | None) -> dict[str, Any]:

@@ -8,6 +8,10 @@ own layer instead, as :mod:`symconv.testing` does in pytest: ŷ, ∂L/∂x, ∂L
 each configuration against the exact values; a mismatch prints the configuration, the
 quantity, the first wrong entry, the diagnosis and the command that replays the case
 (exit 1); a callable that cannot be imported or called is one line on stderr (exit 2).
+
+A configuration whose exact truth would cost more than ``symconv derive`` allows its
+explicit form (:func:`symconv.crosscheck.check_cost`: padding, dilation, channels and
+batch all count) is refused before any work: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             report.configs += 1
     else:
         problem = load_problem_from_args(_with_default_problem(args))
+        crosscheck.check_cost(problem)  # too costly a truth: refused before any work
         if not problem.has_values:
             problem = crosscheck.random_values(problem, random.Random(args.seed))
         report.checks = crosscheck.check_problem(problem, backends=backends, extra=extra)
@@ -187,7 +192,11 @@ def _run_impl(args: argparse.Namespace) -> int:
     # what to check: the problem (if one is named or sized), then the sweep (the default)
     targets: list[tuple[Any, str]] = []
     if args.problem is not None or size_given(args):
-        targets.append((load_problem_from_args(args), ""))
+        from symconv.crosscheck import check_cost
+
+        problem = load_problem_from_args(args)
+        check_cost(problem)  # too costly a truth: refused before any work
+        targets.append((problem, ""))
     sweep = args.sweep if args.sweep is not None else (None if targets else 20)
     if sweep is not None:
         options = "".join(f" --supports {option}" for option in supports.options())

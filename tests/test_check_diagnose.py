@@ -998,6 +998,7 @@ def test_the_arithmetic_slip_ends_its_phase() -> None:
         "missing_parentheses",
         "sign_error",
         "learning_rate",
+        "missing_factor",  # the loss's ½ or 2/m dropped while substituting
     }
 
 

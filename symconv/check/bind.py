@@ -48,10 +48,12 @@ from symconv.check.pretty import pretty
 from symconv.mathtext import sub as subscript
 from symconv.notation import GRADIENT_OF, ROLES, WORD_SUBSCRIPTS
 
-__all__ = ["MAX_INLINE_DEFINITIONS", "Binding", "ident_of", "infer", "zero_based"]
+__all__ = ["MAX_INLINE_DEFINITIONS", "SIZE_TOKENS", "Binding", "ident_of", "infer", "zero_based"]
 
 Node = Tree[Token]
 
+# the sizes a capital bounding a sum stands for, as names no document writes
+SIZE_TOKENS = {"k": "size:k", "m": "size:m", "n": "size:n"}
 _MAX_INSERTED = 3  # a definition put in a definition put in a definition, no deeper
 _NAME_KINDS = ("letter", "greek", "text", "accent", "font", "cal")
 _GREEK = {
@@ -703,7 +705,9 @@ def infer(
     if "K" in letters and "q" not in letters:
         binding.index_letters = {"k": "q"}  # K is the kernel size: k is a tap index
     for capital, size in _capital_bounds(trees, renames, kernel_symbol).items():
-        binding.index_letters.setdefault(capital, size)  # \sum_{m=0}^{M-1} h_m: M is k
+        # \sum_{m=0}^{M-1} h_m: M is the kernel size — as a size of its own, never the
+        # letter k, which the document may use as an index (∂E/∂x_k)
+        binding.index_letters.setdefault(capital, SIZE_TOKENS[size])
     binding.renames = renames
     binding.named = any(
         _name_word(symbol, scripts) is not None

@@ -507,6 +507,17 @@ class _Rules(Interpreter[Token, _Any]):
     def div(self, tree: Tree[Token]) -> _Any:
         ctx = self.ctx
         first, second = _subtrees(tree)
+        if first.data in ("imul", "mul"):
+            # η ∂C/∂w_j: the product binds first, but the ∂ belongs to the derivative
+            front, last = _subtrees(first)
+            inner = _subtrees(last) if last.data == "partial" else []
+            if inner:
+                bottom = _eval(second, ctx)
+                factor = _eval(front, ctx)
+                usable = not isinstance(factor, (DerivOp, PartialOf))
+                if usable and isinstance(bottom, PartialOf) and bottom.tree is not None:
+                    derivative = _derivative(inner[0], bottom.tree, ctx)
+                    return _multiply(_value(factor), derivative, ctx, "implicit")
         top = _eval(first, ctx)
         if isinstance(top, PartialOf):
             # ∂L / ∂w written inline: the same derivative as \frac{∂L}{∂w}
@@ -1075,7 +1086,7 @@ def _subscripted_size(tree: Tree[Token], ctx: Context) -> int | None:
     subs = [c for c in tree.children[1:] if isinstance(c, Tree) and c.data == "sub"]
     if not (isinstance(primary, Tree) and primary.data == "letter" and len(subs) == 1):
         return None
-    if str(primary.children[0]) not in ("N", "n", "L", "M", "m"):
+    if str(primary.children[0]) not in ("N", "n", "L", "M", "m", "size:k", "size:m", "size:n"):
         return None
     word = _spelled(_arg(subs[0]))
     size = _SIZE_OF.get(word.replace(" ", "").lower()) if word else None
@@ -1085,7 +1096,9 @@ def _subscripted_size(tree: Tree[Token], ctx: Context) -> int | None:
 def _sizes(ctx: Context) -> dict[str, int]:
     p = ctx.truth.problem
     n, k, m, s, pad, d = p.n, p.k, p.m, p.stride, p.padding, p.dilation
-    return {"n": n, "k": k, "K": k, "m": m, "s": s, "p": pad, "d": d, "S": s, "P": pad, "D": d}
+    return {"n": n, "k": k, "K": k, "m": m, "s": s, "p": pad, "d": d, "S": s, "P": pad, "D": d,
+            # a capital bounding a sum, read by the binding as the size it counts
+            "size:k": k, "size:m": m, "size:n": n}  # fmt: skip
 
 
 def _eval_index_expr(tree: Tree[Token], ctx: Context) -> int:
@@ -1388,7 +1401,10 @@ def _size_name(key: str, subs: list[Tree[Token]], ctx: Context) -> Expr | None:
     if key not in _SIZE_NAMES or key in ctx.env or len(subs) != 1:
         return None
     word = _spelled(_arg(subs[0]))
-    size = _SIZE_NAMES[key].get(word.replace(" ", "").lower()) if word is not None else None
+    spelled = word.replace(" ", "").lower() if word is not None else ""
+    size = _SIZE_NAMES[key].get(spelled)
+    if size is None and key in ("N", "L", "M", "n"):
+        size = _SIZE_OF.get(spelled)  # N_y, N_x, M_h: the length of y, x, h
     return None if size is None else Integer(_sizes(ctx)[size])
 
 

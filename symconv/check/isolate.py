@@ -14,6 +14,12 @@ read and judged under
   after the budget;
 - a budget for the whole document (``Limits.document_s``), reading included.
 
+A worker never outlives its parent, however the parent ends (SIGKILL included): on
+Linux the kernel kills it when the parent dies (``PR_SET_PDEATHSIG``; every worker is
+started from one long-lived thread, since that signal follows the starting thread),
+elsewhere a thread of the worker sees that its parent has changed; an idle worker also
+ends at the end of its pipe.
+
 A worker that dies or is killed gives the equation it was judging ``unchecked``
 (reason ``timeout`` or ``resource limit``); a new worker replays the equations before it
 (without diagnoses, to rebuild what the document defined and the step it is at) and
@@ -35,11 +41,13 @@ import atexit
 import math
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -51,7 +59,15 @@ if TYPE_CHECKING:
     from symconv.check.source import Source
     from symconv.problem import Problem
 
-__all__ = ["Limits", "Worker", "check_isolated", "failure_summary", "give_back", "pool_size"]
+__all__ = [
+    "Limits",
+    "Worker",
+    "borrow",
+    "check_isolated",
+    "failure_summary",
+    "give_back",
+    "pool_size",
+]
 
 VERDICTS = ("correct", "incorrect", "notation", "unchecked")  # as symconv.check.judge
 _START_S = 60.0  # a worker that has not imported the checker by then is broken
@@ -89,12 +105,13 @@ class Limits:
 
 
 def _main() -> None:
-    """The worker process: ``python -c '…; _main()' IN_FD OUT_FD MEMORY_MB``."""
+    """The worker process: ``python -c '…; _main()' IN_FD OUT_FD MEMORY_MB PARENT_PID``."""
     import resource
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends its workers on Ctrl-C
+    source, sink, memory_mb, parent = (int(arg) for arg in sys.argv[1:5])
+    _die_with(parent)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a CPU-limit kill leaves no core file
-    source, sink, memory_mb = (int(arg) for arg in sys.argv[1:4])
     import symconv.check.judge
     import symconv.check.report  # noqa: F401 - imported once, before any document
 
@@ -102,6 +119,33 @@ def _main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _serve(Connection(source, writable=False), Connection(sink, readable=False))
     os._exit(0)  # nothing to flush: skip tearing down SymPy
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when process ``parent`` ends: the kernel's parent-death signal
+    (Linux), else a thread that polls for a new parent (the worker was orphaned)."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.2)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="symconv-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)  # it ended before the signal was armed
 
 
 def _serve(conn: Connection, out: Connection) -> None:
@@ -264,6 +308,54 @@ def _peak_kb() -> int:
 
 # --- the parent side ---------------------------------------------------------------------
 
+_Started = subprocess.Popen[bytes]
+_SPAWNER: tuple[int, queue.SimpleQueue[Any]] | None = None  # (pid, its requests)
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawner_loop(requests: queue.SimpleQueue[Any]) -> None:
+    while True:
+        start, box, done = requests.get()
+        try:
+            box.append(start())
+        except BaseException as exc:  # handed to the caller
+            box.append(exc)
+        finally:
+            done.set()
+
+
+def _spawn(start: Callable[[], _Started]) -> _Started:
+    """``start()`` (a Popen) run in this process's spawner thread: a daemon thread that
+    lives as long as the process, so that Linux's parent-death signal, which follows the
+    thread that started a worker, comes when the process ends and not when a pool's or a
+    caller's thread does."""
+    global _SPAWNER
+    if not sys.platform.startswith("linux"):
+        return start()
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None or _SPAWNER[0] != os.getpid():  # none yet, or a forked child
+            requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            threading.Thread(
+                target=_spawner_loop, args=(requests,), name="symconv-spawner", daemon=True
+            ).start()
+            _SPAWNER = (os.getpid(), requests)
+        requests = _SPAWNER[1]
+    box: list[Any] = []
+    done = threading.Event()
+    requests.put((start, box, done))
+    try:
+        done.wait()
+    except BaseException:
+        done.wait(5.0)  # interrupted: the worker is started in a moment; end it
+        if box and isinstance(box[0], subprocess.Popen):
+            box[0].kill()
+            box[0].wait()
+        raise
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    process: _Started = box[0]
+    return process
+
 
 class _Died(Exception):
     """The worker ended (or was killed) before it answered; ``reason`` and text say why."""
@@ -276,13 +368,14 @@ class _Died(Exception):
 class Worker:
     """One persistent worker process (started on first use, replaced when it dies).
 
-    Use from one thread at a time; any thread may.  ``peak_kb`` is the worker's peak
-    resident memory after the last document it finished.
+    Use from one thread at a time; any thread may (and any other may :meth:`abort` it).
+    ``peak_kb`` is the worker's peak resident memory after the last document it finished.
     """
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.peak_kb = 0
+        self._aborted = False
         self._process: subprocess.Popen[bytes] | None = None
         self._send: Connection | None = None
         self._conn: Connection | None = None  # the worker's answers
@@ -314,19 +407,25 @@ class Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         code = "from symconv.check.isolate import _main; _main()"
+        argv = [sys.executable, "-c", code, str(from_parent), str(to_parent), str(memory_mb)]
+        argv.append(str(os.getpid()))
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", code, str(from_parent), str(to_parent), str(memory_mb)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("SYMCONV_WORKER_STDERR") else subprocess.DEVNULL,
-                pass_fds=(from_parent, to_parent),
-                env=env,
+            process = _spawn(
+                lambda: subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=None if os.environ.get("SYMCONV_WORKER_STDERR") else subprocess.DEVNULL,
+                    pass_fds=(from_parent, to_parent),
+                    env=env,
+                )
             )
-        except OSError as exc:
+        except BaseException as exc:
             for fd in (to_worker, from_parent, from_worker, to_parent):
                 os.close(fd)
-            raise WorkerError(f"the checker's worker process cannot start: {exc}") from None
+            if isinstance(exc, OSError):
+                raise WorkerError(f"the checker's worker process cannot start: {exc}") from None
+            raise
         os.close(from_parent)
         os.close(to_parent)
         self._process, self._memory_mb, self._ready = process, memory_mb, False
@@ -398,6 +497,18 @@ class Worker:
         self._kill()
         raise _Died("timeout", f"{why} did not finish in its budget; the worker was killed")
 
+    def abort(self) -> None:
+        """From any thread: end the document being judged now (its :meth:`check` raises
+        :class:`~symconv.errors.WorkerError` at once instead of going on with another
+        worker), e.g. when the batch it belongs to is interrupted."""
+        self._aborted = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
     def check(
         self,
         text: str | Source,
@@ -411,7 +522,14 @@ class Worker:
         ``problem`` may be given pickled (a batch pickles it once).  A SymconvError of
         the problem itself (a derivation too large to build) is raised here.
         """
-        limits = limits or self.limits
+        try:
+            return self._check(text, problem, name, limits or self.limits)
+        finally:
+            self._aborted = False  # an abort ends one document
+
+    def _check(
+        self, text: str | Source, problem: Problem | bytes, name: str, limits: Limits
+    ) -> dict[str, Any]:
         payload = problem if isinstance(problem, bytes) else pickle.dumps(problem)
         deadline = time.monotonic() + limits.document_s
         metas: list[_Meta] | None = None
@@ -422,6 +540,9 @@ class Worker:
         binding: dict[str, Any] | None = None
         broken = 0  # workers found dead before they were given the document
         while True:
+            if self._aborted:
+                self._kill()
+                raise WorkerError("the check was stopped")
             self.start(limits.memory_mb)
             self._wait_ready()
             if metas is None:
@@ -582,7 +703,8 @@ def pool_size() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _borrow() -> Worker:
+def borrow() -> Worker:
+    """An idle worker of the pool (a new one if none is idle); :func:`give_back` it."""
     with _IDLE_LOCK:
         if _IDLE:
             return _IDLE.pop()
@@ -605,7 +727,7 @@ def check_isolated(
     limits: Limits | None = None,
 ) -> dict[str, Any]:
     """:meth:`Worker.check` on an idle worker of the pool (from any thread)."""
-    worker = _borrow()
+    worker = borrow()
     try:
         return worker.check(text, problem, name=name, limits=limits)
     finally:

@@ -10,9 +10,9 @@ an equation without step marks that is wrong at the current step but right at an
 earlier one (a recap of the gradient before the update) is right, read at that step.
 
 One time budget covers an equation's parse, judgement and diagnosis.  The bound here
-(``SIGALRM``) exists on the main thread only; :mod:`symconv.check.isolate` runs this
-module in worker processes with real limits (memory, CPU, a wall-clock kill) for any
-caller and thread.
+(:func:`time_bound`: ``SIGALRM`` on the main thread, a timer thread on any other) holds
+between the bytecodes of Python code; :mod:`symconv.check.isolate` runs this module in
+worker processes with hard limits (memory, CPU, a wall-clock kill) for any caller.
 
 Example:
     >>> from symconv.check.document import read_equations
@@ -107,7 +107,7 @@ class Link:
     counterexample: str = ""
     flags: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
-    pending: Callable[[], Diagnosis | None] | None = None  # the diagnosis, when wanted
+    pending: Callable[..., Diagnosis | None] | None = None  # the diagnosis, when wanted
 
 
 @dataclass
@@ -120,7 +120,7 @@ class Judgement:
     expected: str | None = None
     diagnosis: Diagnosis | None = None
     links: list[Link] = field(default_factory=list)
-    pending: Callable[[], Diagnosis | None] | None = None  # diagnosed once it is kept
+    pending: Callable[..., Diagnosis | None] | None = None  # diagnosed once it is kept
     key: tuple[str, int] | None = None  # the quantity on the left (its truth) and the step
     reason: str | None = None  # for ``unchecked``: one of REASONS (None: read from message)
     named: Named | None = None  # the quantity the left side names (for grading)
@@ -143,14 +143,27 @@ class DocState:
     trees: dict[str, Tree[Token]] = field(default_factory=dict)  # equations read, bound
     # names defined in a part beyond the layer (``ŷ^{(2)}`` of a channel section)
     beyond: set[str] = field(default_factory=set)
+    beyond_symbols: set[str] = field(default_factory=set)  # s of s_i = σ(ŷ_i)
 
 
 @contextmanager
 def time_bound(seconds: float) -> Iterator[None]:
-    """Raise :class:`TimedOut` after ``seconds`` (main thread only; else no bound)."""
-    usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
-    if not usable or seconds <= 0:
+    """Raise :class:`TimedOut` in this thread after ``seconds`` (none: ``seconds <= 0``).
+
+    On the main thread a ``SIGALRM`` timer; on any other thread (a library caller's,
+    a pool's) a timer thread that raises :class:`TimedOut` asynchronously in this one
+    (CPython's ``PyThreadState_SetAsyncExc``).  Either is seen between two bytecodes of
+    Python code, never inside one long C call: the hard bounds (memory, CPU, a
+    wall-clock kill) are the worker's of :mod:`symconv.check.isolate`.
+    """
+    if seconds <= 0:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "SIGALRM"
+    ):
+        with _thread_bound(seconds):
+            yield
         return
 
     def _expire(signum: int, frame: object) -> None:
@@ -163,6 +176,48 @@ def time_bound(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _raise_in(thread: int, exception: type[BaseException] | None) -> bool:
+    """Make ``exception`` pending in thread ``thread`` (None: clear a pending one)."""
+    import ctypes
+
+    try:
+        function = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except AttributeError:  # not CPython: no bound off the main thread
+        return False
+    argument = None if exception is None else ctypes.py_object(exception)
+    return int(function(ctypes.c_ulong(thread), argument)) == 1
+
+
+@contextmanager
+def _thread_bound(seconds: float) -> Iterator[None]:
+    """:func:`time_bound` off the main thread: a timer raises TimedOut in this thread.
+
+    The lock makes the timer and the end of the block exclusive: once the block has
+    ended no TimedOut can arrive, and one made pending but not yet raised is cleared.
+    """
+    thread = threading.get_ident()
+    lock = threading.Lock()
+    state = {"open": True, "fired": False}
+
+    def expire() -> None:
+        with lock:
+            if state["open"]:
+                state["fired"] = _raise_in(thread, TimedOut)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.name = "symconv-time-bound"
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["open"] = False
+            if state["fired"]:
+                _raise_in(thread, None)  # raised already, or cleared here
 
 
 def _zero_based(equations: list[Equation]) -> bool:
@@ -271,6 +326,15 @@ def judge_next(
                     reason="unsupported",
                 )
                 _remember_beyond(equation, state)
+            elif judgement.verdict == "unchecked" and _beyond_symbol(judgement.message, state):
+                # a name defined through σ or tanh (s_i = σ(z_i)) brought the activation in
+                judgement = Judgement(
+                    equation,
+                    "unchecked",
+                    "unchecked: unsupported: it goes through an activation function, beyond "
+                    "the problem's 1-D layer",
+                    reason="unsupported",
+                )
             elif judgement.verdict in ("incorrect", "unchecked"):
                 used = _uses_beyond(equation, state)
                 if used is not None:
@@ -300,6 +364,20 @@ def judge_next(
 # a name with a superscript or a two-index subscript, as a left side writes it
 _MARKED_NAME = re.compile(r"^\s*(\\[A-Za-z]+\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|[A-Za-z])"
                           r"\s*(?:\^\s*\{\s*[(\[][^{}]{1,8}[)\]]\s*\})")
+
+
+_UNKNOWN = re.compile(r"unknown symbol `([^`]{1,40})`")
+_ACTIVATIONS = {"sigma", "tanh", "ReLU", "relu", "sigmoid", "softmax"}
+
+
+def _beyond_symbol(message: str, state: DocState) -> bool:
+    """Is the unknown symbol of an unchecked equation an activation (σ brought in by a
+    definition) or a name defined beyond the layer (s_i = σ(ŷ_i))?"""
+    found = _UNKNOWN.search(message)
+    return found is not None and (
+        found.group(1) in _ACTIVATIONS or found.group(1) in state.beyond_symbols
+    )
+
 
 
 def _remember_beyond(equation: Equation, state: DocState) -> None:
@@ -406,6 +484,11 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
             failure = exc
     outside = beyond(equation.latex, tree, state.truth.problem)
     if outside is not None:
+        if tree is not None:
+            # s_i = σ(ŷ_i): s is a name beyond the layer too, wherever it is used later
+            named = _lhs_name(_sides(tree)[0][0]) if _sides(tree)[0] else None
+            if named is not None and len(state.beyond_symbols) < 50:
+                state.beyond_symbols.add(named[0].split(":")[-1])
         return Judgement(
             equation, "unchecked", f"unchecked: unsupported: {outside}", reason="unsupported"
         )
@@ -439,7 +522,7 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
         except EvalError:
             pass
     letter = _indexed_name(lhs)
-    if named is not None and letter is not None:
+    if named is not None and letter is not None and not _has_value(lhs, base):
         probe = base.child()
         probe.indices[letter] = state.truth.base
         try:
@@ -478,6 +561,16 @@ def _judge(equation: Equation, state: DocState) -> Judgement:
                 )
                 return before
     return judgement
+
+
+def _has_value(lhs: Tree[Token], ctx: Context) -> bool:
+    """Does the left side mean something as written (``N_y``, the output size), before its
+    subscript is read as an index letter?"""
+    try:
+        evaluate(lhs, ctx.child())
+    except EvalError:
+        return False
+    return True
 
 
 def _ahead(
@@ -755,9 +848,10 @@ def _judge_instances(
             reason="no claim",
         )
     ]
-    for judgement in judgements:
-        if judgement.verdict == "incorrect":
-            return judgement
+    wrong = [judgement for judgement in judgements if judgement.verdict == "incorrect"]
+    if wrong:
+        _diagnose_together(wrong)
+        return wrong[0]
     for verdict in ("unchecked", "notation"):
         for judgement in judgements:
             if judgement.verdict == verdict:
@@ -770,6 +864,32 @@ def _judge_instances(
         )
         first.message += f" (for every {ranges})"
     return first
+
+
+_TOGETHER = 3  # the instances of a general formula one diagnosis must explain
+
+
+def _diagnose_together(wrong: list[Judgement]) -> None:
+    """A formula wrong for several indices (∂L/∂w_j for j = 1, 2) gets the diagnosis that
+    explains all of them: one index alone can agree with a mistake by chance (for a 2-tap
+    kernel, the flipped kernel and an index shifted by one read alike at j = 1)."""
+    first = wrong[0]
+    pendings = [j.pending for j in wrong[:_TOGETHER] if j.pending is not None]
+    if first.pending is None or len(pendings) < 2:
+        return
+
+    def together() -> Diagnosis | None:
+        tried: list[str] = []
+        for own in pendings:
+            found = own()
+            if found is None or found.kind in tried:
+                continue
+            tried.append(found.kind)
+            if all(p is own or p(only=found.kind) is not None for p in pendings):
+                return found if own is pendings[0] else pendings[0](only=found.kind) or found
+        return pendings[0]()
+
+    first.pending = together
 
 
 def _judge_chain(

@@ -8,7 +8,8 @@ Every document is read and judged in a worker (:mod:`symconv.check.isolate`): me
 CPU and wall-clock bounds hold for any caller and thread, and a document that exceeds
 them costs only its own equations (``unchecked``, reason ``timeout`` or ``resource
 limit``; its file object says ``failure``).  ``check_files`` with ``jobs > 1`` judges
-that many files at once; every file's result is returned, in order.
+that many files at once; every file's result is returned, in order.  An interruption
+(Ctrl-C, SIGTERM) stops every worker of the batch at once: none judges on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from symconv.check.isolate import Limits, Worker, check_isolated, failure_summary
+from symconv.check.isolate import (
+    Limits,
+    Worker,
+    borrow,
+    check_isolated,
+    failure_summary,
+    give_back,
+)
 from symconv.check.source import MAX_BYTES, Source, read_source
 
 # defined in symconv.errors (every user-facing exception); importable from here too
@@ -102,17 +110,46 @@ def check_files(
                 texts.append(exc)
     bounds = _limits(time_limit, limits)
     payload = pickle.dumps(problem)
+    if jobs <= 1 or len(paths) <= 1:
+        return [
+            unreadable(path, str(text))
+            if isinstance(text, CheckInputError)
+            else check_isolated(text, payload, name=path, limits=bounds)
+            for path, text in zip(paths, texts)
+        ]
+    busy: set[Worker] = set()  # the workers judging now, to stop them on an interruption
+    stopped: list[bool] = []
+    lock = threading.Lock()
 
     def one(path: str, text: str | Source | CheckInputError) -> dict[str, Any]:
         if isinstance(text, CheckInputError):
             return unreadable(path, str(text))
-        return check_isolated(text, payload, name=path, limits=bounds)
+        worker = borrow()
+        with lock:
+            busy.add(worker)
+            if stopped:
+                worker.abort()
+        try:
+            return worker.check(text, payload, name=path, limits=bounds)
+        finally:
+            with lock:
+                busy.discard(worker)
+            give_back(worker)
 
-    if jobs <= 1 or len(paths) <= 1:
-        return [one(path, text) for path, text in zip(paths, texts)]
     with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
         futures = [pool.submit(one, path, text) for path, text in zip(paths, texts)]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            # Ctrl-C or SIGTERM in this thread: the pool's threads must not judge on
+            # (leaving the pool waits for them), so their workers are stopped
+            for future in futures:
+                future.cancel()
+            with lock:
+                stopped.append(True)
+                for worker in busy:
+                    worker.abort()
+            raise
 
 
 def unreadable(path: str, message: str) -> dict[str, Any]:
@@ -128,8 +165,6 @@ def unreadable(path: str, message: str) -> dict[str, Any]:
 def prestart(count: int = 1) -> None:
     """Start ``count`` workers in the background (their start-up overlaps the caller's
     own, e.g. loading the problem); they wait idle for the first documents."""
-    from symconv.check.isolate import give_back
-
     def start() -> None:
         for _ in range(count):
             worker = Worker()

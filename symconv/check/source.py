@@ -60,6 +60,10 @@ __all__ = [
 KINDS = ("markdown", "latex", "notebook")
 MAX_BYTES = 2_000_000  # the text a document may hold (a notebook: its markdown cells)
 MAX_NOTEBOOK_BYTES = 50_000_000  # a notebook's file, outputs (images) included
+# the JSON values a notebook may hold (cells, outputs, metadata): what costs the parent's
+# time and memory when it is read, bounded before it is parsed (a 40 MB file of 900,000
+# empty cells took a minute and 1.2 GB; a real notebook of 300 cells holds ~20,000)
+MAX_NOTEBOOK_VALUES = 500_000
 MAX_DEPTH = 20  # macros inside macros, levels
 MAX_EXPANSION = 50_000  # characters of one equation once its macros are expanded
 MAX_DOCUMENT_EXPANSION = 2_000_000  # characters rewritten by expansion in one document
@@ -164,13 +168,19 @@ def notebook_parts(text: str, name: str = "<text>") -> tuple[Part, ...]:
     """The markdown cells of a Jupyter notebook's JSON, each with its cell number.
 
     Raises :class:`CheckInputError` (one line, naming ``name``) when ``text`` is not a
-    notebook nbformat can read and validate (extra keys are tolerated), or when its
-    markdown holds more than ``MAX_BYTES``.
+    notebook nbformat can read and validate (extra keys are tolerated), when it holds
+    more than ``MAX_NOTEBOOK_VALUES`` JSON values (counted before it is parsed: reading
+    it is the caller's time and memory) or when its markdown holds more than ``MAX_BYTES``.
     """
     import nbformat
     from nbformat.reader import reads
 
     problem = f"`FILE` (={name!r}) is not a valid Jupyter notebook"
+    if _json_values(text) > MAX_NOTEBOOK_VALUES:
+        raise CheckInputError(
+            f"`FILE` (={name!r}) holds more than {MAX_NOTEBOOK_VALUES} JSON values "
+            "(cells, outputs, metadata): too many to read"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns of missing cell ids
@@ -178,6 +188,10 @@ def notebook_parts(text: str, name: str = "<text>") -> tuple[Part, ...]:
             nbformat.validate(notebook, relax_add_props=True)
     except (ValueError, TypeError, AttributeError, KeyError, nbformat.ValidationError) as exc:
         raise CheckInputError(f"{problem}: {_first_line(exc)}") from None
+    except RecursionError:  # JSON nested deeper than Python's parser recurses
+        raise CheckInputError(f"{problem}: its JSON is nested too deeply") from None
+    except Exception as exc:  # nbformat's own failure on a malformed (e.g. v3) notebook
+        raise CheckInputError(f"{problem}: {type(exc).__name__}: {_first_line(exc)}") from None
     parts: list[Part] = []
     size = 0
     for number, cell in enumerate(notebook.cells, start=1):
@@ -186,13 +200,30 @@ def notebook_parts(text: str, name: str = "<text>") -> tuple[Part, ...]:
         source = cell.get("source", "")
         if not isinstance(source, str):
             raise CheckInputError(f"{problem}: cell {number}'s source is not text")
-        size += len(source.encode("utf-8"))
+        try:
+            size += len(source.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate escaped in the JSON (\ud800)
+            raise CheckInputError(
+                f"{problem}: cell {number}'s source is not text (a lone surrogate)"
+            ) from None
         if size > MAX_BYTES:
             raise CheckInputError(
                 f"`FILE` (={name!r}) holds more than {MAX_BYTES} bytes of markdown"
             )
         parts.append(Part(source, number))
     return tuple(parts)
+
+
+def _json_values(text: str) -> int:
+    """An upper bound of the values a JSON text holds, counted without parsing it: each
+    array or object opens with ``[`` or ``{`` and holds one value more than its commas.
+
+    Example:
+        >>> _json_values('{"a": [1, 2], "b": "x"}')  # 5 values: the object, 1, 2, [1, 2], "x"
+        6
+    """
+    containers = text.count("{") + text.count("[")
+    return 2 * containers + text.count(",")
 
 
 def _first_line(exc: BaseException) -> str:

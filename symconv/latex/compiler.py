@@ -8,7 +8,10 @@ outside the build directory except TeX's own trees), stdin closed, a timeout, an
 
 The engine runs in its own process group (session), and the whole group is killed on a
 timeout or when symconv itself is interrupted (SIGINT, SIGTERM, any exception): latexmk's
-``pdflatex`` never outlives the (deleted) build directory.
+``pdflatex`` never outlives the (deleted) build directory.  A process killed outright
+(SIGKILL, the OOM killer) cannot clean up, so a small watchdog process does it: it holds
+a pipe from symconv, and when the pipe ends without symconv's "done" it kills the group
+and removes the build directory.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,33 +119,127 @@ def overfull_boxes(log: str) -> list[str]:
     return [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
 
 
+# The watchdog, run as ``python -I -S -c _WATCHDOG FOLDER`` (the standard library only):
+# it reads process-group ids, one a line, then "done" from its stdin; when the pipe ends
+# without "done" (symconv was killed outright) it kills the last group and removes FOLDER.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches symconv, which cleans up
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+group, done = 0, False
+for line in sys.stdin.buffer:
+    word = line.strip()
+    if word == b"done":
+        done = True
+        break
+    if word.isdigit():
+        group = int(word)
+if not done:
+    if group > 1:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
+    folder = sys.argv[1] if sys.argv[1:] else ""
+    end = time.monotonic() + 2.0
+    while folder and time.monotonic() < end:  # again while a dying process still writes
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.exists(folder):
+            break
+        time.sleep(0.05)
+"""
+
+
+class _Watchdog:
+    """The watchdog of the module docstring for one build folder (or none: ``None``).
+    Without a Python interpreter to run it, nothing is watched (as before)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        if not sys.executable:
+            return
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(folder or "")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            self.process = None
+
+    def _say(self, word: str) -> None:
+        stream = None if self.process is None else self.process.stdin
+        if stream is None:
+            return
+        try:
+            stream.write(f"{word}\n".encode("ascii"))
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # it has died: the group is still killed here, as before
+
+    def watch(self, group: int) -> None:
+        """Kill process group ``group`` if this process is killed."""
+        self._say(str(group))
+
+    def dismiss(self) -> None:
+        """All went well: the groups and the folder are cleaned up here."""
+        self._say("done")
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            if process.stdin is not None:
+                process.stdin.close()
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+
+
 def run_group(
-    command: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+    command: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    watchdog: _Watchdog | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``command`` in a new process group, stdin closed, output captured; on a timeout
     (``subprocess.TimeoutExpired``) or any exception (KeyboardInterrupt, SIGTERM's
-    :class:`~symconv.errors.Terminated`) kill the whole group before re-raising.
+    :class:`~symconv.errors.Terminated`) kill the whole group before re-raising.  If this
+    process is killed outright, a watchdog process kills the group (``watchdog``: the
+    caller's, which also removes its build folder; else one for this command).
 
     Example:
         >>> run_group(["true"], cwd=Path("."), env=os.environ, timeout=10).returncode
         0
     """
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: latexmk's children included
-    )
+    own = _Watchdog(None) if watchdog is None else None
+    watching = watchdog if watchdog is not None else own
+    assert watching is not None
+    process: subprocess.Popen[bytes] | None = None
     try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: latexmk's children included
+        )
+        watching.watch(process.pid)  # the group's id is its leader's
         stdout, stderr = process.communicate(timeout=timeout)
     except BaseException:
-        _kill_group(process)
+        if process is not None:  # a signal as early as this included
+            _kill_group(process)
         raise
     finally:
-        _kill_group(process, only_stragglers=True)
+        if process is not None:
+            _kill_group(process, only_stragglers=True)
+            watching.watch(0)  # that group is gone: nothing for the watchdog to kill
+        if own is not None:
+            own.dismiss()
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
@@ -178,34 +276,53 @@ def compile_tex(
     engine = engine or find_engine(path)
     if engine is None:
         raise NoEngineError(f"no TeX engine (latexmk or pdflatex) found on PATH; {INSTALL_HINT}")
-    with tempfile.TemporaryDirectory(prefix="symconv-tex-") as folder:
-        build = Path(folder)
-        tex_name = f"{name}.tex"
-        (build / tex_name).write_text(tex, "utf-8")
-        for file_name, data in (files or {}).items():
-            (build / file_name).write_bytes(data)
-        env = _environment(build, path)
-        log_path = build / f"{name}.log"
-        for command in _command(engine, tex_name):
-            try:
-                done = run_group(command, cwd=build, env=env, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
-                raise TexError(
-                    f"{engine.name} did not finish within {timeout:g} s", first_error(log), log
-                ) from None
-            except OSError as exc:
-                raise TexError(f"{engine.name} could not be run: {exc}", "") from None
+    build = Path(tempfile.mkdtemp(prefix="symconv-tex-"))
+    watchdog: _Watchdog | None = None
+    try:
+        watchdog = _Watchdog(build)  # removes the folder if this process is killed outright
+        return _compile(tex, name, files, engine, path, timeout, build, watchdog)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+        if watchdog is not None:
+            watchdog.dismiss()
+
+
+def _compile(
+    tex: str,
+    name: str,
+    files: Mapping[str, bytes] | None,
+    engine: Engine,
+    path: str | None,
+    timeout: float,
+    build: Path,
+    watchdog: _Watchdog,
+) -> tuple[bytes, str]:
+    tex_name = f"{name}.tex"
+    (build / tex_name).write_text(tex, "utf-8")
+    for file_name, data in (files or {}).items():
+        (build / file_name).write_bytes(data)
+    env = _environment(build, path)
+    log_path = build / f"{name}.log"
+    for command in _command(engine, tex_name):
+        try:
+            done = run_group(command, cwd=build, env=env, timeout=timeout, watchdog=watchdog)
+        except subprocess.TimeoutExpired:
             log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
-            if done.returncode != 0:
-                if not log:
-                    log = done.stdout.decode("utf-8", "replace") + done.stderr.decode(
-                        "utf-8", "replace"
-                    )
-                raise TexError(
-                    f"{engine.name} failed (exit status {done.returncode})", first_error(log), log
+            raise TexError(
+                f"{engine.name} did not finish within {timeout:g} s", first_error(log), log
+            ) from None
+        except OSError as exc:
+            raise TexError(f"{engine.name} could not be run: {exc}", "") from None
+        log = log_path.read_text("utf-8", "replace") if log_path.exists() else ""
+        if done.returncode != 0:
+            if not log:
+                log = done.stdout.decode("utf-8", "replace") + done.stderr.decode(
+                    "utf-8", "replace"
                 )
-        pdf = build / f"{name}.pdf"
-        if not pdf.exists():
-            raise TexError(f"{engine.name} produced no PDF", first_error(log), log)
-        return pdf.read_bytes(), log
+            raise TexError(
+                f"{engine.name} failed (exit status {done.returncode})", first_error(log), log
+            )
+    pdf = build / f"{name}.pdf"
+    if not pdf.exists():
+        raise TexError(f"{engine.name} produced no PDF", first_error(log), log)
+    return pdf.read_bytes(), log

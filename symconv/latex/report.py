@@ -5,17 +5,26 @@ of one report (``<stem>.tex``, ``<stem>.pdf`` or ``<stem>.log``, its figures) ar
 written as ONE transaction, so they are either all new or all old:
 
 1. every file is written into a hidden staging folder ``.<stem>.staging-<pid>-*`` beside
-   them, with a manifest of the files to remove (a stale PDF);
+   them, with a manifest of the files to remove (a stale PDF), and flushed to disk;
 2. the staging folder is renamed to ``.<stem>.commit`` — the commit point (one rename);
-3. each file is moved into place (``os.replace``) and the commit folder removed.
+3. the files built from the .tex (``.pdf``, ``.log``) that it replaces or removes are
+   deleted, the sources (.tex, figures) moved into place (``os.replace``), then the new
+   PDF or log, and the commit folder removed.
 
 SIGINT and SIGTERM are held back during 2–3, so an interruption leaves the old report or
-the new one.  A harder kill (SIGKILL, power loss) during 3 leaves the commit folder, and
-the next report of that stem first finishes it (rolls forward); a staging folder of a dead
-process is removed.  When TeX fails the new .tex and the log are kept for inspection and a
-stale PDF of the same name is removed; so is one that a changed .tex built without a PDF
-(``--no-pdf``, no engine) would contradict: the folder never holds a PDF that disagrees
-with its .tex.
+the new one.  A harder kill (SIGKILL, power loss) before 2 leaves the old files (and a
+staging folder, removed by the next run once its process is dead); during 3 it leaves
+the commit folder, and the next report of that stem first finishes it (rolls forward).
+Because the PDF goes first and comes back last, even then no PDF ever sits beside a .tex
+it was not built from.  When TeX fails the new .tex and the log are kept for inspection
+and a stale PDF of the same name is removed; so is one that a changed .tex built without
+a PDF (``--no-pdf``, no engine) would contradict: the folder never holds a PDF that
+disagrees with its .tex.
+
+For the tests that kill a report at each step (tests/test_kill_report.py), the
+environment variable ``SYMCONV_TEST_KILL_AT`` names a point where the process sends
+itself SIGKILL (see :data:`KILL_POINTS`); unset, as always outside those tests, it does
+nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from symconv.latex.results import Experiment, validate_checks
 from symconv.problem import Problem
 
 __all__ = [
+    "KILL_POINTS",
     "ReportResult",
     "check_output_dir",
     "check_submission",
@@ -51,6 +61,20 @@ __all__ = [
 ]
 
 _MANIFEST = ".manifest.json"
+_BUILT = (".pdf", ".log")  # built from the .tex: out first, in last
+# the points of a transaction where SYMCONV_TEST_KILL_AT kills the process, in order
+KILL_POINTS = (
+    "recovered",  # an earlier run's commit finished, nothing of this run written
+    "staging",  # the staging folder made, empty
+    "wrote-1",  # the first file written into it
+    "staged",  # every file and the manifest staged: the moment before the commit point
+    "committed",  # renamed to .<stem>.commit: the commit point passed, nothing moved
+    "cleared",  # the old PDF/log (replaced or stale) deleted
+    "moved-1",  # the first new file moved into place
+    "moved",  # every new file in place, the commit folder not yet removed
+    "finished",  # the commit folder removed
+)
+_KILL_AT = "SYMCONV_TEST_KILL_AT"
 
 
 @dataclass
@@ -118,19 +142,51 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _kill_point(name: str) -> None:
+    """The test hook of the module docstring: SIGKILL this process at point ``name``
+    when ``SYMCONV_TEST_KILL_AT`` names it; nothing otherwise."""
+    if os.environ.get(_KILL_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to disk, where the system allows."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # a file system without fsync of folders
+    finally:
+        os.close(descriptor)
+
+
 def _roll_forward(out_dir: Path, commit: Path) -> None:
-    """Move a committed transaction's files into place and remove the commit folder."""
+    """Finish a committed transaction (step 3 of the module docstring); run again after
+    an interruption, it does what is left."""
     manifest = commit / _MANIFEST
     remove: list[str] = []
     if manifest.exists():
         remove = [str(name) for name in json.loads(manifest.read_text("utf-8"))["remove"]]
-    for item in sorted(commit.iterdir()):
-        if item.name != _MANIFEST:
-            os.replace(item, out_dir / item.name)
-    for name in remove:
+    items = sorted(
+        (item for item in commit.iterdir() if item.name != _MANIFEST),
+        key=lambda item: (item.suffix in _BUILT, item.name),
+    )
+    built = [item.name for item in items if item.suffix in _BUILT]
+    for name in [*built, *remove]:
         (out_dir / name).unlink(missing_ok=True)
+    _kill_point("cleared")
+    for number, item in enumerate(items, start=1):
+        os.replace(item, out_dir / item.name)
+        if number == 1:
+            _kill_point("moved-1")
+    _kill_point("moved")
     manifest.unlink(missing_ok=True)
     commit.rmdir()
+    _sync(out_dir)
+    _kill_point("finished")
 
 
 def _recover(out_dir: Path, stem: str) -> None:
@@ -162,27 +218,42 @@ def write_together(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         _recover(out_dir, stem)
+        _kill_point("recovered")
         staging = Path(
             tempfile.mkdtemp(prefix=f".{stem}.staging-{os.getpid()}-", dir=out_dir)
         )
     except OSError as exc:
         raise SymconvError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
+    _kill_point("staging")
+    commit = out_dir / f".{stem}.commit"
     mask = os.umask(0)
     os.umask(mask)
     try:
-        for name, data in files.items():
+        for number, (name, data) in enumerate(files.items(), start=1):
             target = staging / name
             target.write_bytes(data)
             os.chmod(target, 0o666 & ~mask)  # as a plain open() would create it
+            _sync(target)  # its data on disk before the rename that commits it
+            if number == 1:
+                _kill_point("wrote-1")
         (staging / _MANIFEST).write_text(json.dumps({"remove": list(remove)}), "utf-8")
+        _sync(staging / _MANIFEST)
+        _sync(staging)
+        _kill_point("staged")
         with _signals_held():
-            commit = out_dir / f".{stem}.commit"
             os.rename(staging, commit)  # the commit point
+            _sync(out_dir)
+            _kill_point("committed")
             _roll_forward(out_dir, commit)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        done = (
+            f"{commit.name} holds the new files: the next report of {stem} finishes the write"
+            if commit.is_dir()
+            else "nothing was changed"
+        )
         raise SymconvError(
-            f"cannot write the report into {out_dir}: {exc.strerror or exc}; nothing was changed"
+            f"cannot write the report into {out_dir}: {exc.strerror or exc}; {done}"
         ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -259,6 +330,10 @@ def write_report(
     files = dict(figures)
     files[f"{stem}.tex"] = tex.encode("utf-8")
     pdf_path, log_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.log"
+    try:
+        _recover(out_dir, stem)  # what an interrupted run committed, before comparing with it
+    except OSError as exc:
+        raise SymconvError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
     remove: list[str] = []
     if pdf_bytes is not None:
         files[pdf_path.name] = pdf_bytes

@@ -53,6 +53,7 @@ def diagnose(
     previous_side: Tree[Token] | None = None,
     last: bool,
     numeric: bool,
+    only: str | None = None,
 ) -> Diagnosis | None:
     """The first catalogued mistake that explains ``written`` ≠ ``expected``, or None.
 
@@ -80,15 +81,17 @@ def diagnose(
         # a side with symbols in a chain that ends in numbers is compared at the problem's
         # values, where a wrong reading can agree by chance: a reading that agrees as a
         # formula is tried first
-        exact = _first(case.as_formula())
+        exact = _first(case.as_formula(), only)
         if exact is not None:
             return exact
-    return _first(case)
+    return _first(case, only)
 
 
-def _first(case: Case) -> Diagnosis | None:
-    """The first diagnoser of the catalogue with a candidate that holds."""
+def _first(case: Case, only: str | None = None) -> Diagnosis | None:
+    """The first diagnoser of the catalogue (of kind ``only``) with a candidate that holds."""
     for diagnoser in CATALOGUE:
+        if only is not None and diagnoser.kind != only:
+            continue
         if not diagnoser.applies(case):
             continue
         candidates = diagnoser.tries(case)

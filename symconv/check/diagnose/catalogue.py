@@ -85,6 +85,8 @@ CATALOGUE: tuple[Diagnoser, ...] = (
     PARENTHESES_SUBSTITUTED,
     SIGN_SUBSTITUTED,
     _when(LEARNING_RATE, "substituted", _substituted),
+    # the loss's ½ (or 2/m) dropped while substituting: a number twice (half) the truth
+    _when(FACTOR, "substituted", _substituted),
     SLIP,
     # a side of another shape: the layer's matrix or ∂L/∂x without padding, stride, dilation
     *SHAPES,
