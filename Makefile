@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench report clean
+.PHONY: install demo test lint bench fuzz report clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# the long fuzzing run (tests/fuzz.py; CI runs its bounded part in `make test`): prints the
+# figures — crashes, budget overruns, slowest equation and document, peak memory
+FUZZ_DOCUMENTS ?= 10000
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz.py --documents $(FUZZ_DOCUMENTS) --out fuzz-results
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -812,6 +812,13 @@ CATALOGUE: list[Case] = [
         _utf8("$$L = \\sum_{i=1}^{10^{9}} x_1$$\n$$L = \\sum_{i=1}^{" + BIG + "} x_i$$\n"),
     ),
     Case("step-headings", _utf8("".join(f"## Step {BIG}\n$$w_1 = 2$$\n" for _ in range(3)))),
+    Case(
+        "huge-step-call",
+        _utf8(f"$$\\hat{{y}}_1 = 14$$\n\n$$\\mathbf{{w}}({BIG}) = \\mathbf{{w}}(0) - 0.01 g$$\n"),
+        exits=(0,),
+        why="found by the fuzzer: the binder read the 5,000-digit step with int() and the "
+        "worker died (every equation 'checker failure')",
+    ),
     # nesting and balance
     Case("deep-braces", _utf8("$$\\hat{y}_1 = " + "{" * 100_000 + "x_1" + "}" * 100_000 + "$$\n")),
     Case("deep-parens", _utf8("$$\\hat{y}_1 = " + "(" * 39 + "x_1" + ")" * 39 + "$$\n")),
@@ -2189,13 +2196,33 @@ def long_run(
     harness = harness if harness is not None else Harness(jobs=jobs, batch=batch)
     harness.reset()
     indices = list(only) if only else list(range(documents))
+    (out / "findings.jsonl").unlink(missing_ok=True)
+    reported = 0
+
+    def consume() -> None:
+        """Count what the harness saw, save the documents of new findings (at once: a run
+        that is stopped keeps them) and forget the results."""
+        nonlocal reported
+        for observation in harness.observations:
+            figures.add(observation)
+        new = harness.findings[reported:]
+        reported = len(harness.findings)
+        _save(new, harness.observations, out)
+        for finding in new:
+            if progress:
+                progress(f"  finding: {finding.kind}: {finding.doc}: {finding.message[:300]}")
+        harness.observations.clear()
+        harness.cli_runs.clear()
+
     try:
         if catalogue and not only:
             cases = all_cases()
             harness.run_api([c.doc() for c in cases])
+            consume()
             small = [c.doc() for c in cases if not c.big]
             for at in range(0, len(small), 25):
                 _cli(harness, small[at : at + 25], figures)
+                consume()
         for number, first in enumerate(range(0, len(indices), batch)):
             chunk = indices[first : first + batch]
             docs = [make_document(i, seed, grammar, seeds, crop=crop) for i in chunk]
@@ -2208,6 +2235,7 @@ def long_run(
                 harness.run_api([doc for doc in docs if doc not in largest])
             else:
                 harness.run_api(docs)
+            consume()
             if progress and number % 10 == 0:
                 progress(
                     f"{first + len(docs)}/{len(indices)} documents, "
@@ -2216,14 +2244,12 @@ def long_run(
         count = problems if problems is not None else (0 if only else max(1, documents // 20))
         if count:
             figures.problems = _derive_run(harness, count, seed, figures, out)
+            consume()
     finally:
         if own:
             harness.close()
-    for observation in harness.observations:
-        figures.add(observation)
     figures.children_maxrss_kb = int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     figures.elapsed = time.monotonic() - start
-    _save(harness.findings, harness.observations, out)
     return figures.summary(harness.findings, seed), harness.findings
 
 
@@ -2274,19 +2300,20 @@ def _derive_run(harness: Harness, count: int, seed: int, figures: Figures, out: 
 
 
 def _save(findings: Sequence[Finding], observations: Sequence[Observation], out: Path) -> None:
-    """Every document named by a finding, and the findings, under ``out``."""
+    """Every document named by a finding (its bytes, and a ``.problem`` file: its problem
+    and what was done to it), and the findings (appended to ``findings.jsonl``)."""
     if not findings:
         return
     out.mkdir(parents=True, exist_ok=True)
-    named = {f.doc for f in findings}
+    named = {name for f in findings for name in f.doc.split(",")}
     for observation in observations:
         doc = observation.doc
-        if doc.name in named or any(doc.name in f.doc.split(",") for f in findings):
+        if doc.name in named:
             (out / f"{doc.name}{doc.suffix}").write_bytes(doc.data)
             (out / f"{doc.name}.problem").write_text(
                 doc.problem + "\n" + doc.detail + "\n", "utf-8"
             )
-    with (out / "findings.jsonl").open("w", encoding="utf-8") as sink:
+    with (out / "findings.jsonl").open("a", encoding="utf-8") as sink:
         for finding in findings:
             sink.write(json.dumps(finding.__dict__) + "\n")
 
