@@ -375,11 +375,6 @@ def _exit_of(observation: fuzz.Observation) -> int | None:
     return None if observation.result is None else fuzz.exit_code_of([observation.result])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open finding (#13): catalogue-huge-step-call makes the checker's worker fail "
-    "(exit 1) instead of an unchecked equation; found at the end of session 17, not yet fixed",
-)
 def test_the_catalogue_through_the_api(harness: fuzz.Harness) -> None:
     cases = _catalogue(big=False)
     assert len(cases) >= 90
@@ -394,11 +389,6 @@ def test_the_catalogue_through_the_api(harness: fuzz.Harness) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open finding (#13): catalogue-huge-step-call makes the checker's worker fail "
-    "(exit 1) instead of an unchecked equation; found at the end of session 17, not yet fixed",
-)
 def test_the_catalogue_through_the_cli(harness: fuzz.Harness) -> None:
     """In one run: its exit code is the one its JSON implies (the harness's rule), and
     each file's own result gives the exit code its case allows."""
