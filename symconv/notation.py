@@ -19,7 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GRADIENT_OF", "ROLES", "WORD_SUBSCRIPTS", "Role", "role_of_key"]
+__all__ = [
+    "GRADIENT_OF",
+    "QUANTITIES",
+    "ROLES",
+    "WORD_SUBSCRIPTS",
+    "Quantity",
+    "Role",
+    "quantity",
+    "role_of_key",
+]
 
 
 @dataclass(frozen=True)
@@ -129,3 +138,74 @@ def role_of_key(key: str) -> Role:
         if role.key == key:
             return role
     raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A derived (or given) quantity as people read it: its JSON key (``derive --json``,
+    ``check --json``'s ``quantity``, the rubric), its names in unicode and LaTeX (the
+    vector or tensor, bold in LaTeX), a short unicode name for narrow tables, and words.
+
+    Example:
+        >>> quantity("grad_w").unicode, quantity("grad_w").short
+        ('∂L/∂w', '∂w')
+        >>> print(quantity("grad_w").latex)
+        \\partial \\mathcal{L}/\\partial \\mathbf{w}
+    """
+
+    key: str
+    unicode: str
+    latex: str
+    short: str
+    words: str
+    given: bool = False
+
+
+_L = r"\mathcal{L}"
+
+QUANTITIES: dict[str, Quantity] = {
+    q.key: q
+    for q in (
+        Quantity("x", "x", r"\mathbf{x}", "x", "the input", given=True),
+        Quantity("w", "w", r"\mathbf{w}", "w", "the weights", given=True),
+        Quantity("b", "b", r"\mathbf{b}", "b", "the bias", given=True),
+        Quantity("y", "y", r"\mathbf{y}", "y", "the target", given=True),
+        Quantity("yhat", "ŷ", r"\hat{\mathbf{y}}", "ŷ", "the output"),
+        Quantity("loss", "L", _L, "L", "the loss"),
+        Quantity(
+            "grad_yhat",
+            "∂L/∂ŷ",
+            rf"\partial {_L}/\partial \hat{{\mathbf{{y}}}}",
+            "∂ŷ",
+            "the gradient at the output",
+        ),
+        Quantity(
+            "grad_w", "∂L/∂w", rf"\partial {_L}/\partial \mathbf{{w}}", "∂w", "the weight gradient"
+        ),
+        Quantity(
+            "grad_b", "∂L/∂b", rf"\partial {_L}/\partial \mathbf{{b}}", "∂b", "the bias gradient"
+        ),
+        Quantity(
+            "grad_xpad",
+            "∂L/∂x̃",
+            rf"\partial {_L}/\partial \tilde{{\mathbf{{x}}}}",
+            "∂x̃",
+            "the gradient at the padded input",
+        ),
+        Quantity(
+            "grad_x", "∂L/∂x", rf"\partial {_L}/\partial \mathbf{{x}}", "∂x", "the input gradient"
+        ),
+        Quantity("w_next", "w⁽¹⁾", r"\mathbf{w}^{(1)}", "w'", "the weights after one step"),
+        Quantity("b_next", "b⁽¹⁾", r"\mathbf{b}^{(1)}", "b'", "the bias after one step"),
+        Quantity("yhat_next", "ŷ⁽¹⁾", r"\hat{\mathbf{y}}^{(1)}", "ŷ'", "the output after one step"),
+        Quantity("loss_next", "L⁽¹⁾", rf"{_L}^{{(1)}}", "L'", "the loss after one step"),
+    )
+}
+
+
+def quantity(key: str) -> Quantity:
+    """The registry entry of a quantity's JSON key (``"grad_w"``); KeyError names the keys."""
+    try:
+        return QUANTITIES[key]
+    except KeyError:
+        raise KeyError(f"unknown quantity {key!r} (known: {', '.join(QUANTITIES)})") from None

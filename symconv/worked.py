@@ -1,0 +1,438 @@
+"""The worked derivation's backend-neutral pieces: what both printers say, said once.
+
+The terminal printer (:mod:`symconv.display`) and the LaTeX printer
+(:mod:`symconv.latex.document`) print these; neither writes its own prose about the
+problem.  A :class:`Note` is a run of :class:`Span` s, each with its unicode text and its
+LaTeX (plain words are escaped by the LaTeX printer, math is set as math).
+
+The convention notes are generated from the problem (stride, padding, dilation, bias
+mode, loss, what differs from PyTorch's defaults); the remarks about the exercise's own
+wording are made only for the exercise (:func:`is_exercise`).
+
+Example:
+    >>> from symconv.problem import load_problem
+    >>> notes = conventions(load_problem("conv2d_small"))
+    >>> any("exercise" in note.unicode for note in notes)
+    False
+    >>> [note.title for note in conventions(load_problem("exercise2"))][:2]
+    ['Cross-correlation, not convolution.', 'Output positions are not strides.']
+"""
+
+from __future__ import annotations
+
+import math as _math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from symconv.mathtext import fmt
+from symconv.problem import Problem, load_problem
+
+__all__ = [
+    "Block",
+    "Note",
+    "Span",
+    "blocks",
+    "conventions",
+    "is_exercise",
+    "pytorch_differences",
+]
+
+EXERCISE = "exercise2"  # the built-in problem whose wording the exercise remarks are about
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a note: words (``latex`` None: the printer escapes ``unicode``) or math
+    (``latex`` set: the printer sets it as inline math)."""
+
+    unicode: str
+    latex: str | None = None
+
+    @property
+    def is_math(self) -> bool:
+        return self.latex is not None
+
+
+@dataclass(frozen=True)
+class Note:
+    """One convention note: a bold title and its sentence(s) as spans."""
+
+    title: str
+    spans: tuple[Span, ...]
+
+    @property
+    def unicode(self) -> str:
+        """The note as one line of unicode text (title first)."""
+        return self.title + " " + "".join(span.unicode for span in self.spans)
+
+
+def _m(unicode: str, latex: str) -> Span:
+    return Span(unicode, latex)
+
+
+def _note(title: str, *parts: str | Span) -> Note:
+    return Note(title, tuple(Span(p) if isinstance(p, str) else p for p in parts))
+
+
+@lru_cache(maxsize=1)
+def _exercise() -> Problem:
+    return load_problem(EXERCISE)
+
+
+def is_exercise(problem: Problem) -> bool:
+    """Is ``problem`` the exercise itself (its layer, loss, SGD settings and numbers)?
+
+    A title may differ; any other change (``--bias shared``, other values) makes it
+    another problem, on which remarks about the exercise's wording would be untrue.
+    """
+    other = _exercise()
+    return (
+        problem.layer == other.layer
+        and problem.loss == other.loss
+        and problem.lr == other.lr
+        and problem.steps == other.steps
+        and problem.x == other.x
+        and problem.w == other.w
+        and problem.b == other.b
+        and problem.y == other.y
+    )
+
+
+def _axes(values: Sequence[int]) -> str:
+    return "×".join(map(str, values))
+
+
+def _torch_class(problem: Problem) -> str:
+    return f"torch.nn.Conv{problem.layer.ndim}d"
+
+
+def pytorch_differences(problem: Problem) -> list[str]:
+    """The layer's settings that differ from ``torch.nn.ConvNd``'s defaults, in words
+    (empty: every setting is PyTorch's default).  PyTorch's defaults: stride 1, padding
+    0, dilation 1, groups 1, a shared bias, zero padding."""
+    layer = problem.layer
+    out = []
+    if any(s != 1 for s in layer.stride):
+        out.append(f"stride {_axes(layer.stride)} (default 1)")
+    if any(before or after for before, after in layer.padding):
+        sym = layer.symmetric_padding
+        if sym is None:
+            out.append(
+                "padding "
+                + "×".join(f"{a}+{b}" for a, b in layer.padding)
+                + " (PyTorch pads both sides alike; default 0)"
+            )
+        else:
+            out.append(f"padding {_axes(sym)} (default 0)")
+    if layer.padding_mode != "zeros":
+        out.append(f"{layer.padding_mode} padding (default zeros)")
+    if any(d != 1 for d in layer.dilation):
+        out.append(f"dilation {_axes(layer.dilation)} (default 1)")
+    if layer.groups != 1:
+        out.append(f"{layer.groups} groups (default 1)")
+    if layer.bias == "untied":
+        out.append("an untied bias, one per output entry (PyTorch's bias is shared)")
+    elif layer.bias == "none":
+        out.append("no bias (bias=False)")
+    return out
+
+
+def _index_formula(problem: Problem) -> tuple[str, str]:
+    """The padded-input position output i reads at tap j, 1-based: unicode and LaTeX
+    (``x̃[i + j − 1]`` for stride and dilation 1, ``x̃[2i + j − 2]`` for stride 2)."""
+    from sympy import Symbol, latex
+
+    from symconv.mathtext import math
+
+    layer = problem.layer
+    if layer.ndim == 1:
+        i, j = Symbol("i"), Symbol("j")
+        s, d = layer.stride[0], layer.dilation[0]
+        at = s * (i - 1) + d * (j - 1) + 1
+        text = math(at)
+        return f"x̃[{text}]", f"\\tilde{{x}}_{{{latex(at, order='lex')}}}"
+    return "x̃[s(i − 1) + d(j − 1) + 1]", "\\tilde{x}_{s(i-1)+d(j-1)+1}"
+
+
+def _correlation(problem: Problem) -> Note:
+    unicode, latex = _index_formula(problem)
+    if problem.layer.is_single:
+        formula = _m(f"ŷᵢ = Σⱼ wⱼ·{unicode}", f"\\hat{{y}}_i = \\sum_j w_j {latex}")
+    else:  # per axis; channels summed over the input channels of the group
+        formula = _m(
+            "ŷ[c, i] = Σ_κ Σⱼ w[c, κ, j]·x̃[γ(c, κ), s(i − 1) + d(j − 1) + 1]",
+            "\\hat{y}_{c,\\mathbf{i}} = \\sum_{\\kappa}\\sum_{\\mathbf{j}} "
+            "w_{c,\\kappa,\\mathbf{j}}"
+            "\\,\\tilde{x}_{\\gamma(c,\\kappa),\\,s(\\mathbf{i}-1)+d(\\mathbf{j}-1)+1}",
+        )
+    return _note(
+        "Cross-correlation, not convolution.",
+        'A deep-learning "convolution" slides the kernel without flipping it, ',
+        formula,
+        " (plus the bias); a convolution in the signal-processing sense flips it. The "
+        "flipped kernel appears in the input gradient.",
+    )
+
+
+def _stride(problem: Problem, exercise: bool) -> Note | None:
+    layer = problem.layer
+    stride = _axes(layer.stride)
+    if exercise:
+        return _note(
+            "Output positions are not strides.",
+            'The exercise\'s "stride 0" and "stride 1" are the outputs ',
+            _m("ŷ₁", "\\hat{y}_1"),
+            " and ",
+            _m("ŷ₂", "\\hat{y}_2"),
+            f" of one layer with stride {stride}; the stride is how far the window moves "
+            "between neighbouring outputs.",
+        )
+    if all(s == 1 for s in layer.stride):
+        return None
+    return _note(
+        "Stride.",
+        f"The window moves {stride} positions between neighbouring outputs, so there are ",
+        _m(_axes(layer.output_shape), " \\times ".join(map(str, layer.output_shape))),
+        " output positions: ",
+        _m(
+            "⌊(n + p_before + p_after − d(k − 1) − 1)/s⌋ + 1",
+            "\\lfloor (n + p_{\\mathrm{before}} + p_{\\mathrm{after}} - d(k-1) - 1)/s \\rfloor + 1",
+        ),
+        " per axis. The stride spreads the gradient out in the backward pass.",
+    )
+
+
+def _padding(problem: Problem) -> Note:
+    layer = problem.layer
+    if not any(before or after for before, after in layer.padding):
+        return _note(
+            "No padding.",
+            "The window stays inside the input: ",
+            _m("x̃ = x", "\\tilde{\\mathbf{x}} = \\mathbf{x}"),
+            ", and the outputs are fewer than the inputs.",
+        )
+    sym = layer.symmetric_padding
+    amount = (
+        f"{_axes(sym)} on each side"
+        if sym is not None
+        else "×".join(f"{a} before, {b} after" for a, b in layer.padding)
+    )
+    if layer.padding_mode == "circular":
+        rule = "outside it the input wraps around (circular padding)"
+    else:
+        rule = "and 0 outside it (zero padding)"
+    return _note(
+        "Padding.",
+        f"The input is padded by {amount}: ",
+        _m("x̃[t] = xₜ", "\\tilde{x}_t = x_t"),
+        f" inside the input {rule}. "
+        + (
+            "The gradient at a padding position is added onto the input position it wraps to."
+            if layer.padding_mode == "circular"
+            else "The gradient at a padding position is dropped: ∂L/∂x is ∂L/∂x̃ inside."
+        ),
+    )
+
+
+def _dilation(problem: Problem) -> Note | None:
+    layer = problem.layer
+    if all(d == 1 for d in layer.dilation):
+        return None
+    return _note(
+        "Dilation.",
+        f"The kernel's taps are {_axes(layer.dilation)} input positions apart, so one "
+        "window spans ",
+        _m("d(k − 1) + 1", "d(k-1)+1"),
+        " inputs.",
+    )
+
+
+def _bias(problem: Problem) -> Note:
+    mode = problem.bias
+    if mode == "untied":
+        return _note(
+            "Untied bias.",
+            "One bias per output entry, so ",
+            _m(
+                "∂L/∂bᵢ = ∂L/∂ŷᵢ",
+                "\\partial \\mathcal{L}/\\partial b_i = "
+                "\\partial \\mathcal{L}/\\partial \\hat{y}_i",
+            ),
+            ". A convolution layer usually shares one b per output channel (--bias shared); "
+            "its gradient is then the sum over positions.",
+        )
+    if mode == "shared":
+        per = "" if problem.layer.out_channels == 1 else " per output channel"
+        return _note(
+            "Shared bias.",
+            f"One b{per} for every output position, as in PyTorch, so its gradient is the sum ",
+            _m(
+                "∂L/∂b = Σᵢ ∂L/∂ŷᵢ",
+                "\\partial \\mathcal{L}/\\partial b = \\sum_i "
+                "\\partial \\mathcal{L}/\\partial \\hat{y}_i",
+            ),
+            ". An untied bias (--bias untied) has one bᵢ per output entry.",
+        )
+    return _note("No bias.", "The layer has no bias term (--bias shared or untied adds one).")
+
+
+def _loss(problem: Problem) -> Note:
+    spec = problem.loss_spec
+    count = _math.prod(problem.layer.y_shape)
+    if not spec.has_target:
+        return _note(
+            "Upstream gradient.",
+            "There is no loss formula: ",
+            _m("∂L/∂ŷ", "\\partial \\mathcal{L}/\\partial \\hat{\\mathbf{y}}"),
+            " is given, as when the layer sits inside a network.",
+        )
+    factor = spec.grad_factor(count)
+    if spec.averaged:
+        words = f"the mean over all {count} output entries"
+        unicode = f"∂L/∂ŷ = (2/{count})·(ŷ − y)"
+        latex = f"\\tfrac{{2}}{{{count}}}\\,(\\hat{{\\mathbf{{y}}}} - \\mathbf{{y}})"
+        torch = "PyTorch's MSELoss() is this mean."
+    else:
+        words = "the ½ cancels the 2 of the square's derivative"
+        unicode = "∂L/∂ŷ = ŷ − y" if factor == 1 else f"∂L/∂ŷ = {fmt(factor)}·(ŷ − y)"
+        latex = (
+            "\\hat{\\mathbf{y}} - \\mathbf{y}"
+            if factor == 1
+            else f"{_tex_number(factor)}\\,(\\hat{{\\mathbf{{y}}}} - \\mathbf{{y}})"
+        )
+        torch = "PyTorch's MSELoss() is the mean; with reduction='sum', halved, it is this loss."
+    return _note(
+        "Loss.",
+        f"{spec.unicode} ({spec.words}): {words}, ",
+        _m(unicode, "\\partial \\mathcal{L}/\\partial \\hat{\\mathbf{y}} = " + latex),
+        ". " + torch,
+    )
+
+
+def _tex_number(value: Any) -> str:
+    from sympy import Rational, latex
+
+    return str(latex(Rational(value)))
+
+
+def _shapes(problem: Problem) -> Note:
+    layer = problem.layer
+    if layer.is_single:
+        return _note(
+            "Shapes.",
+            "Vectors are columns: ∂L/∂ŷ is m×1 and ∂ŷ/∂w is m×k, so ",
+            _m(
+                "∂L/∂w = (∂ŷ/∂w)ᵀ·∂L/∂ŷ",
+                "\\partial \\mathcal{L}/\\partial \\mathbf{w} = (\\partial \\hat{\\mathbf{y}}/"
+                "\\partial \\mathbf{w})^{\\top}\\,\\partial \\mathcal{L}/\\partial "
+                "\\hat{\\mathbf{y}}",
+            ),
+            " is k×1. A column times a row is an outer product (a matrix), not a dot product.",
+        )
+    batch = "" if layer.batch == 1 else f"; the {layer.batch} examples of the batch add up in ∂L/∂w"
+    return _note(
+        "Shapes.",
+        f"Tensors are laid out as PyTorch's: x is (batch, channels, positions…) = "
+        f"{_axes(layer.x_shape)}, w is (out channels, in channels per group, taps…) = "
+        f"{_axes(layer.w_shape)}, ŷ is {_axes(layer.y_shape)}{batch}.",
+    )
+
+
+def _indices(problem: Problem, exercise: bool) -> Note:
+    where = ", as in the exercise" if exercise else ""
+    return _note(
+        "Indices",
+        f"are 1-based{where} (PyTorch counts from 0); x̃ is the padded input.",
+    )
+
+
+def _torch(problem: Problem) -> Note:
+    differences = pytorch_differences(problem)
+    name = _torch_class(problem)
+    if not differences:
+        return _note(
+            "PyTorch.",
+            f"Every layer setting is {name}'s default, so its autograd gives "
+            "these gradients as they are.",
+        )
+    return _note(
+        "PyTorch.",
+        f"Where this layer differs from {name}'s defaults: " + "; ".join(differences) + ".",
+    )
+
+
+def conventions(problem: Problem) -> tuple[Note, ...]:
+    """The convention notes of ``problem``, in the order both printers show them.
+
+    Each is true for the problem shown: stride, padding and dilation notes only when
+    the layer has them (the exercise's stride remark only on the exercise), the bias
+    mode, the loss with its factor, the shapes, indices, and what differs from PyTorch.
+    """
+    exercise = is_exercise(problem)
+    notes = [
+        _correlation(problem),
+        _stride(problem, exercise),
+        _padding(problem),
+        _dilation(problem),
+        _bias(problem),
+        _loss(problem),
+        _shapes(problem),
+        _indices(problem, exercise),
+        _torch(problem),
+    ]
+    return tuple(note for note in notes if note is not None)
+
+
+# ---------------------------------------------------------------------------------------
+# feature maps
+
+
+@dataclass(frozen=True)
+class Block:
+    """One matrix of a tensor: ``index`` its 1-based leading indices (batch, channel),
+    ``rows`` its last two axes (raw values; printers format them)."""
+
+    index: tuple[int, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    @property
+    def label(self) -> str:
+        return ",".join(map(str, self.index))
+
+
+def blocks(
+    values: Sequence[Any], shape: Sequence[int], *, side: int = 8, count: int = 8
+) -> list[Block] | None:
+    """A row-major tensor of ``shape`` (2 axes or more) as matrices of its last two axes,
+    one per leading index; None when it is not 2-D or too large to show (a side over
+    ``side`` or more than ``count`` matrices): show its shape and a summary instead.
+
+    Example:
+        >>> [b.rows for b in blocks(range(8), (2, 2, 2))]
+        [((0, 1), (2, 3)), ((4, 5), (6, 7))]
+    """
+    if len(shape) < 2:
+        return None
+    rows, cols = shape[-2], shape[-1]
+    lead = list(shape[:-2])
+    total = _math.prod(lead) if lead else 1
+    if rows > side or cols > side or total > count:
+        return None
+    flat = list(values)
+    out = []
+    size = rows * cols
+    for number in range(total):
+        index, rest = [], number
+        for extent in reversed(lead):
+            rest, here = divmod(rest, extent)
+            index.append(here + 1)
+        entries = flat[number * size : (number + 1) * size]
+        out.append(
+            Block(
+                tuple(reversed(index)),
+                tuple(tuple(entries[r * cols : (r + 1) * cols]) for r in range(rows)),
+            )
+        )
+    return out
