@@ -27,16 +27,23 @@ from functools import lru_cache
 from typing import Any
 
 from symconv.mathtext import fmt
+from symconv.notation import QUANTITIES, Quantity
 from symconv.problem import Problem, load_problem
 
 __all__ = [
+    "AxisSize",
     "Block",
     "Note",
+    "Shown",
     "Span",
+    "Tensor",
     "blocks",
     "conventions",
     "is_exercise",
+    "output_sizes",
     "pytorch_differences",
+    "shown",
+    "tensors",
 ]
 
 EXERCISE = "exercise2"  # the built-in problem whose wording the exercise remarks are about
@@ -435,4 +442,148 @@ def blocks(
                 tuple(tuple(entries[r * cols : (r + 1) * cols]) for r in range(rows)),
             )
         )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the layer and its tensors (both printers' problem section)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor of the layer: its quantity (:data:`symconv.notation.QUANTITIES`), its
+    full shape and what each axis counts, in words."""
+
+    key: str
+    shape: tuple[int, ...]
+    axes: str
+
+    @property
+    def quantity(self) -> Quantity:
+        return QUANTITIES[self.key]
+
+
+def tensors(problem: Problem) -> list[Tensor]:
+    """The given tensors of the layer with their shapes (PyTorch's layout), in order."""
+    layer = problem.layer
+    out = [
+        Tensor("x", layer.x_shape, "example, input channel, positions"),
+        Tensor("w", layer.w_shape, "output channel, input channel of its group, taps"),
+    ]
+    if layer.b_shape is not None:
+        axes = "one per output channel" if layer.bias == "shared" else "output channel, positions"
+        out.append(Tensor("b", layer.b_shape, axes))
+    if problem.loss_spec.has_target:
+        out.append(Tensor("y", layer.y_shape, "example, output channel, positions"))
+    out.append(Tensor("yhat", layer.y_shape, "example, output channel, positions"))
+    return out
+
+
+@dataclass(frozen=True)
+class AxisSize:
+    """One spatial axis's output size, ``⌊(n + p_before + p_after − d(k − 1) − 1)/s⌋ + 1``
+    with this axis's numbers."""
+
+    n: int
+    k: int
+    stride: int
+    before: int
+    after: int
+    dilation: int
+    m: int
+
+
+def output_sizes(problem: Problem) -> list[AxisSize]:
+    """Each spatial axis's numbers in the output-size formula, and its output size."""
+    layer = problem.layer
+    return [
+        AxisSize(n, k, s, before, after, d, m)
+        for n, k, s, (before, after), d, m in zip(
+            layer.input_shape,
+            layer.kernel_size,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.output_shape,
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# the numbers of a layer beyond the exercise's kind: shown whole when they fit
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One quantity's numbers for the printers: ``values`` row-major in ``shape``; and how
+    to show them — ``"number"`` (a scalar), ``"list"`` (a short vector), ``"blocks"``
+    (matrices, in ``maps``), or ``"summary"`` (too large: shape, ``first`` entries, range).
+    """
+
+    key: str
+    shape: tuple[int, ...]
+    values: tuple[Any, ...]
+    how: str
+    maps: tuple[Block, ...] = ()
+
+    @property
+    def quantity(self) -> Quantity:
+        return QUANTITIES[self.key]
+
+    def first(self, count: int) -> tuple[Any, ...]:
+        return self.values[:count]
+
+    @property
+    def low(self) -> Any:
+        return min(self.values)
+
+    @property
+    def high(self) -> Any:
+        return max(self.values)
+
+
+MAX_LIST = 16  # a vector of at most this many entries is written out on one line
+MAP_SIDE = 8  # a feature map is shown as a matrix up to this many rows and columns,
+MAP_BLOCKS = 8  # for at most this many (example, channel) blocks
+
+
+def shown(
+    problem: Problem,
+    step: Any,
+    *,
+    side: int = MAP_SIDE,
+    count: int = MAP_BLOCKS,
+    max_list: int = MAX_LIST,
+) -> list[Shown]:
+    """The given and computed quantities of one step (``StepValues``), each with how
+    to show it; a printer with less room (a terminal) passes smaller limits."""
+    from symconv.symbolic.explicit import QUANTITIES as COMPUTED
+    from symconv.symbolic.explicit import quantity_shape
+
+    layer = problem.layer
+    given: list[tuple[str, Any, tuple[int, ...] | None]] = [
+        ("x", problem.x, layer.x_shape),
+        ("w", problem.w, layer.w_shape),
+        ("b", problem.b_values, layer.b_shape),
+        ("y", problem.y, layer.y_shape),
+    ]
+    computed = [(key, getattr(step, key), quantity_shape(layer, key)) for key in COMPUTED]
+    out: list[Shown] = []
+    for key, value, shape in given + computed:
+        if value is None or shape is None:
+            continue
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        shape = tuple(shape)
+        if not shape:
+            out.append(Shown(key, shape, values, "number"))
+            continue
+        flat_vector = _math.prod(shape) == max(shape)  # one axis longer than 1
+        if (len(shape) == 1 or flat_vector) and len(values) <= max_list:
+            out.append(Shown(key, shape, values, "list"))
+            continue
+        maps = blocks(values, shape, side=side, count=count)
+        if maps is None:
+            out.append(Shown(key, shape, values, "summary"))
+        else:
+            out.append(Shown(key, shape, values, "blocks", tuple(maps)))
     return out
