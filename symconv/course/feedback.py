@@ -608,18 +608,16 @@ def feedback_stem(student: str) -> str:
     return f"{safe_stem(student)[:60]}-{digest}"
 
 
-_ITEM_NAMES = {
-    "yhat": ("forward pass ŷ", r"forward pass $\hat{\mathbf{y}}$"),
-    "loss": ("loss L", r"loss $\mathcal{L}$"),
-    "grad_yhat": ("∂L/∂ŷ", r"$\partial\mathcal{L}/\partial\hat{\mathbf{y}}$"),
-    "grad_w": ("∂L/∂w", r"$\partial\mathcal{L}/\partial\mathbf{w}$"),
-    "grad_b": ("∂L/∂b", r"$\partial\mathcal{L}/\partial\mathbf{b}$"),
-    "grad_x": ("∂L/∂x", r"$\partial\mathcal{L}/\partial\mathbf{x}$"),
-    "w_next": ("updated w", r"updated $\mathbf{w}$"),
-    "b_next": ("updated b", r"updated $\mathbf{b}$"),
-    "yhat_next": ("ŷ after the update", r"$\hat{\mathbf{y}}$ after the update"),
-    "loss_next": ("L after the update", r"$\mathcal{L}$ after the update"),
-}
+def _item_name(item: str) -> tuple[str, str]:
+    """A rubric item as people read it, in unicode and in LaTeX: "the weight gradient
+    ∂L/∂w" (the notation registry's words and symbol); an unknown item as its key."""
+    from symconv.notation import QUANTITIES
+
+    if item not in QUANTITIES:
+        return item, escape(item)
+    q = QUANTITIES[item]
+    return f"{q.words} {q.unicode}", f"{q.words} ${q.latex}$"
+
 
 # verdict -> (mark, word, what it means)
 _VERDICTS = {
@@ -882,7 +880,7 @@ def _items_html(page: _Page) -> str:
         return ""
     rows = []
     for item in page.items:
-        name = _ITEM_NAMES.get(item.item, (item.item, ""))[0]
+        name = _item_name(item.item)[0]
         code = f" <code>{_e(item.item)}</code>" if name != item.item else ""
         rows.append(
             f"<tr><td>{_e(name)}{code}</td><td class='num'>{_e(points_text(item.points))}</td>"
@@ -1087,7 +1085,7 @@ def _items_tex(page: _Page) -> list[str]:
         return []
     rows = []
     for item in page.items:
-        name = _ITEM_NAMES.get(item.item, ("", escape(item.item)))[1]
+        name = _item_name(item.item)[1]
         rows.append(
             f"{name} & {escape(points_text(item.points))} & "
             f"{escape(points_text(item.max_points))} & {escape(item.why)} \\\\"
