@@ -24,6 +24,7 @@ from symconv.course.rubric import (
     ITEMS,
     Claim,
     default_rubric,
+    is_carried,
     item_of,
     load_rubric,
     read_claims,
@@ -307,8 +308,8 @@ def test_a_skipped_step_is_recomputed_from_the_students_values_too() -> None:
     gradient = Claim(1, "9", "grad_w", (0,), (F(45),), "incorrect")
     own = carried.own_values(load_problem("exercise2"), [wrong, gradient], SIZES)
     assert own["grad_w"] == (F(45), F(74), F(103))
-    assert carried.is_carried(F(45), F(44), own["grad_w"], 0)
-    assert not carried.is_carried(F(46), F(44), own["grad_w"], 0)  # wrong on its own
+    assert is_carried(F(45), F(44), own["grad_w"], 0)
+    assert not is_carried(F(46), F(44), own["grad_w"], 0)  # wrong on its own
 
 
 def test_each_step_uses_the_students_latest_value() -> None:

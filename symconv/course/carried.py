@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from symconv.course.rubric import ITEMS, Claim, agrees
+from symconv.course.rubric import ITEMS, Claim
 
 if TYPE_CHECKING:
     from symconv.problem import Problem
@@ -49,7 +49,6 @@ __all__ = [
     "backward",
     "forward",
     "gradient_of_loss",
-    "is_carried",
     "loss_of",
     "numbers",
     "own_values",
@@ -173,9 +172,7 @@ def gradient_of_loss(n: Numbers, yhat: Sequence[Fraction]) -> Values:
     return tuple(n.factor * (v - y) for v, y in zip(yhat, n.target))
 
 
-def backward(
-    n: Numbers, grad_yhat: Sequence[Fraction]
-) -> tuple[Values, Values | None, Values]:
+def backward(n: Numbers, grad_yhat: Sequence[Fraction]) -> tuple[Values, Values | None, Values]:
     """(∂L/∂w, ∂L/∂b, ∂L/∂x) from ∂L/∂ŷ: the chain rule through every product ``w·x`` of
     every output entry, and through its bias entry (∂L/∂b None without a bias)."""
     grad_w = [Fraction(0)] * len(n.w)
@@ -289,19 +286,3 @@ def own_values(
     computed: dict[str, Values | None] = dict(_chain(n, student_values(claims, sizes)))
     computed["yhat"] = None
     return computed
-
-
-def is_carried(
-    written: Fraction, exact: Fraction, recomputed: Sequence[Fraction] | None, entry: int
-) -> bool:
-    """Is a written value an error carried forward: wrong (it does not agree with the
-    truth ``exact``) but agreeing with the value recomputed from the student's own
-    earlier values (:func:`symconv.course.rubric.agrees`)?
-
-    Example:
-        >>> is_carried(Fraction(425, 2), Fraction(200), [Fraction(425, 2)], 0)
-        True
-    """
-    if recomputed is None or agrees(written, exact):
-        return False
-    return agrees(written, Fraction(recomputed[entry]))

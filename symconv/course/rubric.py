@@ -77,6 +77,7 @@ from typing import Any
 
 from symconv.course.files import read_bounded
 from symconv.errors import ProblemError, UsageError
+from symconv.notation import QUANTITIES as NAMED
 from symconv.symbolic.explicit import QUANTITIES
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "agrees",
     "decimal_places",
     "default_rubric",
+    "is_carried",
     "item_of",
     "load_rubric",
     "parse_value",
@@ -104,18 +106,7 @@ __all__ = [
 ITEMS: tuple[str, ...] = QUANTITIES
 """Every gradable quantity, in the order of the derivation (the gradebook's columns)."""
 
-ITEM_NAMES: dict[str, str] = {
-    "yhat": "ŷ",
-    "loss": "L",
-    "grad_yhat": "∂L/∂ŷ",
-    "grad_w": "∂L/∂w",
-    "grad_b": "∂L/∂b",
-    "grad_x": "∂L/∂x",
-    "w_next": "w′",
-    "b_next": "b′",
-    "yhat_next": "ŷ′",
-    "loss_next": "L′",
-}
+ITEM_NAMES: dict[str, str] = {item: NAMED[item].unicode for item in ITEMS}
 """How an item is shown to students (feedback, Gradescope test names)."""
 
 DEFAULT_POINTS: dict[str, Fraction] = {
@@ -269,9 +260,7 @@ def load_rubric(path: str | Path | None) -> Rubric:
         return default_rubric()
     name = str(path)
     where = f"`--rubric` (={name!r})"
-    text = read_bounded(
-        name, "--rubric", limit=_MAX_RUBRIC_BYTES, hint="give a rubric TOML file"
-    )
+    text = read_bounded(name, "--rubric", limit=_MAX_RUBRIC_BYTES, hint="give a rubric TOML file")
     try:
         raw = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, ValueError) as exc:
@@ -580,8 +569,6 @@ def _score_entry(
         verdict = "correct"  # a vector judged wrong as a whole: this entry of it is right
     carried = False
     if verdict == "incorrect":
-        from symconv.course.carried import is_carried
-
         carried = is_carried(written, exact[entry], recomputed, entry)
         part = rubric.carried if carried else Fraction(0)
     else:
@@ -643,3 +630,19 @@ def _why(item: str, entries: Sequence[EntryScore], size: int, unread: int) -> st
     else:
         head = "right" if right else ""
     return "; ".join(part for part in [head, *notes] if part)
+
+
+def is_carried(
+    written: Fraction, exact: Fraction, recomputed: Sequence[Fraction] | None, entry: int
+) -> bool:
+    """Is a written value an error carried forward: wrong (it does not agree with the
+    truth ``exact``) but agreeing with the value recomputed from the student's own
+    earlier values by :mod:`symconv.course.carried` (:func:`agrees`)?
+
+    Example:
+        >>> is_carried(Fraction(425, 2), Fraction(200), [Fraction(425, 2)], 0)
+        True
+    """
+    if recomputed is None or agrees(written, exact):
+        return False
+    return agrees(written, Fraction(recomputed[entry]))
