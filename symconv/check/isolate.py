@@ -243,6 +243,10 @@ def _check_in_worker(conn: Connection, args: tuple[Any, ...], truths: dict[bytes
     except SymconvError as exc:
         conn.send(("error", exc))
         return
+    except Exception as exc:  # the binder's fault, not the document's: say so, stay alive
+        why = f"binding its notation failed in the checker ({type(exc).__name__}: {exc})"[:300]
+        conn.send(("failed", "checker failure", why))
+        return
     # the equations judged by an earlier worker: judged again (no diagnosis) for the state
     for index in range(min(resume, len(equations))):
         if index not in skip and not isinstance(started, list) and left() > 0:

@@ -91,8 +91,13 @@ REASONS = (
 )
 
 
-class TimedOut(Exception):
-    """The time bound of one equation passed."""
+class TimedOut(BaseException):
+    """The time bound of one equation passed.
+
+    A BaseException, like KeyboardInterrupt: raised asynchronously (a timer thread, a
+    signal) anywhere in SymPy, it must not be swallowed by the library's own
+    ``except Exception`` fallbacks, which would leave the equation without a bound.
+    """
 
 
 @dataclass
