@@ -1096,3 +1096,15 @@ def test_pretty_is_reexported_by_the_report() -> None:
 
     assert report.pretty is pretty.pretty
     assert pretty.pretty(r"\frac{\partial L}{\partial w_1}") == "∂L/∂w₁"
+
+
+def test_a_row_against_a_column_gives_no_diagnosis_not_a_checker_failure() -> None:
+    """Found by `make fuzz` (mutation-02700): a written row of three entries, one of them
+    ``b1.2`` (the shared bias times 1.2), made the bias diagnoser add a 3×1 truth to a 1×3
+    side; SymPy's ShapeError turned the whole equation into 'checker failure'.  The verdict
+    is incorrect (entry 3 is 6b/5, the truth's is not) and no diagnosis is made."""
+    problem = load_problem("tests/data/check/corpus/mathematician/n4k3_p1_shared.toml")
+    text = "$$w^{+} = w - \\eta\\, \\nabla_w \\mathcal{L} = (1, -0.9, b1.2)^\\top$$\n"
+    result = check_text(text, problem, name="row", time_limit=20.0)
+    [equation] = result["equations"]
+    assert (equation["verdict"], equation.get("reason")) == ("incorrect", None), equation

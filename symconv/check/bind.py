@@ -948,7 +948,8 @@ def _step_call(node: Node) -> tuple[Node, Node] | None:
     if any(script.data != "sub" for script in found[1]):
         return None  # z_2(1): an entry at an iteration; w^2(1) is something else
     text = str(arg.children[0]) if arg.data == "number" else ""
-    if text.isdigit() and len(text) <= 2 and int(text) <= 4:  # len first: int() of 5,000 digits raises
+    # the length first: int() of a 5,000-digit step raises
+    if text.isdigit() and len(text) <= 2 and int(text) <= 4:
         return kids[0], arg
     return None
 

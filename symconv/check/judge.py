@@ -409,9 +409,11 @@ def _diagnose(judgement: Judgement) -> None:
     pending, judgement.pending = judgement.pending, None
     if pending is None or judgement.verdict != "incorrect":
         return
+    from sympy.matrices.exceptions import MatrixError
+
     try:
         judgement.diagnosis = pending()
-    except (RecursionError, EvalError):
+    except (RecursionError, EvalError, MatrixError):  # no diagnosis; the verdict stands
         judgement.diagnosis = None
 
 

@@ -29,7 +29,7 @@ from symconv.check.diagnose.base import (
     substituted,
 )
 from symconv.check.diagnose.readings import misread_truth
-from symconv.check.evaluate import Mat, Value, name_key
+from symconv.check.evaluate import EvalError, Mat, Value, name_key
 from symconv.check.truth import Truth
 from symconv.mathtext import fmt, name
 from symconv.problem import Problem
@@ -169,6 +169,8 @@ def _without_bias(case: Case) -> Iterator[Candidate]:
 
 def _plus(a: Value, b: Value) -> Value:
     if isinstance(a, Mat) and isinstance(b, Mat):
+        if a.m.shape != b.m.shape:  # a row written for a column: no sum to compare
+            raise EvalError(f"a {_shape(a)} and a {_shape(b)} side")
         return Mat(ImmutableMatrix(a.m + b.m), free=True)
     if isinstance(a, Mat) or isinstance(b, Mat):
         return a
@@ -178,11 +180,18 @@ def _plus(a: Value, b: Value) -> Value:
 
 def _minus(a: Value, b: Value) -> Value:
     if isinstance(a, Mat) and isinstance(b, Mat):
+        if a.m.shape != b.m.shape:
+            raise EvalError(f"a {_shape(a)} and a {_shape(b)} side")
         return Mat(ImmutableMatrix(a.m - b.m), free=True)
     if isinstance(a, Mat) or isinstance(b, Mat):
         return Integer(0)
     result: Expr = a - b
     return result
+
+
+def _shape(value: Mat) -> str:
+    rows, cols = value.m.shape
+    return f"{rows}×{cols}"
 
 
 def _no_bias(case: Case) -> bool:
