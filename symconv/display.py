@@ -1,10 +1,17 @@
-"""The worked derivation in the terminal, with rich.
+"""The worked derivation in the terminal, with rich: a printer of the shared model.
 
-Sections follow the exercise: the problem, forward pass per output position, loss,
-backward pass with the chain-rule factors, update, forward pass after the update, then
-the conventions.  General (closed-form) formulas come first, then the explicit
-expressions, then the numbers.  Every equation is a grid row, so long right-hand sides
-wrap inside their column and stay readable at 80 columns.
+The sections: the problem, the forward pass per output position, the loss, the
+backward pass with the chain-rule factors, the update, the forward pass after the
+update, then the conventions (:func:`symconv.worked.conventions`, true for the problem
+shown).  General (closed-form) formulas come first, then the explicit expressions, then
+the numbers.  A layer beyond the 1-D one-channel kind gets its closed form and its
+numbers as :func:`symconv.worked.shown` selects them: feature maps as matrices, one per
+(example, channel) block, summarised when they are too many or too large.
+
+Lines are laid out here, not by rich: an equation breaks before a top-level ``+``/``−``
+(never inside an index when it can help it) with a hanging indent, prose between words;
+with no width (output that is not a terminal, see :mod:`symconv.terminal`) nothing is
+wrapped.  The names of quantities come from :data:`symconv.notation.QUANTITIES`.
 """
 
 from __future__ import annotations
@@ -12,15 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 from sympy import Add, Expr, Symbol, factor_terms
 
 from symconv.derivation import Derivation, worked_in_1d
 from symconv.errors import UnsupportedLayerError
 from symconv.mathtext import fmt, fmt_factor, math, name, sub
+from symconv.notation import QUANTITIES
 from symconv.problem import Problem
 from symconv.symbolic.closed import ClosedForm, specialize
 from symconv.symbolic.explicit import (
@@ -29,57 +35,155 @@ from symconv.symbolic.explicit import (
     StepValues,
     explicit_size,
 )
+from symconv.terminal import cells, wrap_formula, wrap_words
+from symconv.worked import Note, Shown, conventions, is_exercise, output_sizes, shown, tensors
 
-__all__ = ["MAX_ROWS", "render_derivation"]
+__all__ = ["MAX_ROWS", "matrix_lines", "render_derivation"]
 
 # Per section at most this many rows are written out; the rest is summarised.
 MAX_ROWS = 8
+INDENT = 2  # every block is indented by this many columns under its heading
+MIN_ROOM = 24  # a formula gets at least this many columns, even on a narrow terminal
 
 Row = tuple[str, Sequence[str]]  # left-hand side, then the links of "= ..." on the right
 
 
-def _eqs(rows: Sequence[Row]) -> Table:
-    """A grid of equations: ``lhs = rhs₁`` then ``= rhs₂`` … aligned on the sign."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(justify="right", no_wrap=True, style="bold")
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for lhs, links in rows:
-        for position, link in enumerate(links):
-            # Text, not markup: x̃[i + j − 1] must not be read as a rich style tag
-            grid.add_row(Text(lhs if position == 0 else ""), Text("="), Text(link))
-    return grid
+class _Writer:
+    """Collects the lines of the derivation, section by section, broken to ``width``."""
+
+    def __init__(self, plain: bool, width: int) -> None:
+        self.plain = plain
+        self.width = width
+        self.lines: list[Text] = []
+
+    @property
+    def room(self) -> int:
+        return self.width - INDENT
+
+    def line(self, text: str | Text = "", *, indent: int = INDENT) -> None:
+        body = text if isinstance(text, Text) else Text(text)
+        self.lines.append(Text(" " * indent) + body if indent and body.plain else body)
+
+    def heading(self, number: str, title: str) -> None:
+        text = f"{number}  {title}" if number else title
+        self.lines.append(Text(""))
+        if self.plain:
+            self.lines.append(Text(f"== {text} =="))
+        else:
+            self.lines.append(Text(text, style="bold cyan"))
+
+    def text(self, text: str, style: str = "", *, hang: int = 0, indent: int = INDENT) -> None:
+        """A paragraph broken between words, indented by ``indent``; continuation lines
+        indented by ``hang`` more."""
+        for piece in _prose_lines(text, self.width - indent, hang=hang):
+            self.line(Text(piece, style=style), indent=indent)
+
+    def field(self, label: str, text: str) -> None:
+        """``Label  text``: the text broken between words, aligned after the label."""
+        hang = max(len(label) + 1, 7)
+        self.text(label.ljust(hang - 1) + " " + text, hang=hang)
+
+    def eqs(self, rows: Sequence[Row]) -> None:
+        """Equations ``lhs = rhs₁`` then ``= rhs₂`` … aligned on the sign; a long side
+        breaks at a break point with a hanging indent."""
+        if not rows:
+            return
+        left = max(cells(lhs) for lhs, _ in rows)
+        room = max(self.room - left - 3, MIN_ROOM)
+        for lhs, links in rows:
+            for position, link in enumerate(links):
+                label = lhs if position == 0 else ""
+                pieces = wrap_formula(link, room, indent=2)
+                first = Text(" " * (left - cells(label)))
+                first.append(label, style="bold")
+                first.append(" = " + pieces[0])
+                self.line(first)
+                for piece in pieces[1:]:
+                    self.line(" " * (left + 3) + piece)
+
+    def titled(self, name: str, rest: str) -> None:
+        """``name  rest``, the name bold, broken between words with a hanging indent."""
+        for number, piece in enumerate(_prose_lines(f"{name}  {rest}", self.room, hang=2)):
+            text = Text(piece)
+            if number == 0:
+                text.stylize("bold", 0, len(name))
+            self.line(text)
+
+    def block(self, lines: Sequence[str], *, indent: int = INDENT) -> None:
+        for text in lines:
+            self.line(text.rstrip(), indent=indent)
+
+    def note(self, note: Note) -> None:
+        """A convention note as a bullet: its title bold, math spans kept whole where the
+        line allows, continuation lines under the text."""
+        pieces = _note_lines(note, self.room - 2)
+        for number, piece in enumerate(pieces):
+            if number == 0:
+                text = Text("• ")
+                text.append(note.title, style="bold")
+                text.append(piece[len(note.title) :])
+            else:
+                text = Text("  " + piece)
+            self.line(text)
+
+    def print(self, console: Console) -> None:
+        text = Text("\n").join(self.lines)
+        console.print(text, soft_wrap=True)
+
+
+_NBSP = "\x00"  # stands for a space that must not break (inside a formula in prose)
+
+
+def _keep(formula: str) -> str:
+    """``formula`` marked to stay whole in prose (broken only if longer than a line)."""
+    return formula.replace(" ", _NBSP)
+
+
+def _prose_lines(text: str, width: int, *, hang: int = 0) -> list[str]:
+    """Prose in lines of ``width``: broken between words, not inside a formula marked by
+    :func:`_keep` unless it alone is longer than a line (then at its break points)."""
+    lines: list[str] = []
+    text = text.replace(" = ", f"{_NBSP}={_NBSP}")  # "a = b" stays on one line
+    for line in wrap_words(text, width, indent=hang):
+        plain = line.replace(_NBSP, " ")
+        if cells(plain) <= width or _NBSP not in line:
+            lines.append(plain)
+        else:
+            lines.extend(wrap_formula(plain, width, indent=hang))
+    return lines
+
+
+def _note_lines(note: Note, width: int) -> list[str]:
+    """The note's text in lines of ``width``, its math spans kept whole where they fit."""
+    text = (
+        note.title
+        + " "
+        + "".join(_keep(span.unicode) if span.is_math else span.unicode for span in note.spans)
+    )
+    return _prose_lines(text, width)
+
+
+def _columns(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], justify: Sequence[str]
+) -> list[str]:
+    """A borderless table: each cell padded by one space each side, aligned per column
+    (``justify`` "left" or "right" per column)."""
+    table = [list(headers), *map(list, rows)]
+    widths = [max(cells(row[c]) for row in table) for c in range(len(headers))]
+    out = []
+    for row in table:
+        parts = []
+        for cell, width, how in zip(row, widths, justify):
+            pad = " " * (width - cells(cell))
+            parts.append(" " + (pad + cell if how == "right" else cell + pad) + " ")
+        out.append("".join(parts).rstrip())
+    return out
 
 
 def _cap(rows: list[Row], what: str, total: int) -> list[Row]:
     if total <= MAX_ROWS:
         return rows
     return [*rows[: MAX_ROWS - 1], ("…", [f"{total - MAX_ROWS + 1} more {what} (see --json)"])]
-
-
-class _Writer:
-    """Collects the renderables of the derivation, section by section."""
-
-    def __init__(self, plain: bool) -> None:
-        self.plain = plain
-        self.parts: list[RenderableType] = []
-
-    def heading(self, number: str, title: str) -> None:
-        text = f"{number}  {title}" if number else title
-        if self.plain:
-            self.parts.append(Text(f"\n== {text} =="))
-        else:
-            self.parts.append(Text(f"\n{text}", style="bold cyan"))
-
-    def text(self, text: str, style: str = "") -> None:
-        self.block(Text(text, style=style))
-
-    def eqs(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self.block(_eqs(rows))
-
-    def block(self, renderable: RenderableType) -> None:
-        self.parts.append(Padding(renderable, (0, 0, 0, 2), expand=False))
 
 
 # ---------------------------------------------------------------------------------------
@@ -143,29 +247,31 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
     s, p, d = problem.stride, problem.padding, problem.dilation
     out.heading("", problem.title)
     pad = f"{p} ({problem.padding_mode})" if p else "0"
-    out.text(f"Layer  n = {problem.n}, k = {problem.k}, s = {s}, p = {pad}, d = {d}")
+    out.field("Layer", f"n = {problem.n}, k = {problem.k}, s = {s}, p = {pad}, d = {d}")
     numbers = f"⌊({problem.n} + {2 * p} − {d * (problem.k - 1)} − 1)/{s}⌋ + 1 = "
-    out.text(
-        "Output m = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = "
+    out.field(
+        "Output",
+        "m = ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = "
         + (numbers if problem.n < 1000 else "")
-        + str(problem.m)
+        + str(problem.m),
     )
     bias = {
         "untied": f"untied: one bias per output (b₁ … b{sub(problem.m)})",
         "shared": "shared: one bias b for every output",
         "none": "none",
     }[problem.bias]
-    out.text(f"Bias   {bias}")
+    out.field("Bias", bias)
     spec = problem.loss_spec
-    out.text(f"Loss   {spec.unicode}  ({spec.words})")
-    out.text(f"SGD    α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
+    out.field("Loss", f"{spec.unicode}  ({spec.words})")
+    out.field("SGD", f"α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
     if problem.has_values:
-        out.text(
-            f"Values x = {_vec(problem.x)}, w = {_vec(problem.w)}, "
-            f"b = {_bias_value(problem, problem.b)}, y = {_vec(problem.y)}"
+        out.field(
+            "Values",
+            f"x = {_vec(problem.x)}, w = {_vec(problem.w)}, "
+            f"b = {_bias_value(problem, problem.b)}, y = {_vec(problem.y)}",
         )
     else:
-        out.text("Values none given: the derivation stays symbolic")
+        out.field("Values", "none given: the derivation stays symbolic")
 
 
 def _general(
@@ -310,13 +416,12 @@ def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValu
                 links.append(fmt(step.grad_b[0], approx=True))
             out.eqs([(_d("L", "b"), links)])
 
-    out.text(
-        "3.4  Input (not asked in the exercise; needed to backpropagate further)", style="bold"
-    )
+    asked = "not asked in the exercise; " if is_exercise(problem) else ""
+    out.text(f"3.4  Input ({asked}needed to backpropagate further)", style="bold")
     _general(out, closed, problem, _d("L", "xₜ"), "grad_x")
     if closed is not None:
         out.text(
-            "a full correlation of ∂L/∂ŷ with the flipped kernel: ğ[u] = g_{u/s + 1} when s "
+            "a full correlation of ∂L/∂ŷ with the flipped kernel: ğ[u] = g[u/s + 1] when s "
             "divides u and the output exists, else 0 (g spread out by the stride)"
         )
     rows = []
@@ -347,32 +452,24 @@ def _numbers(expr: Expr, point: dict[Any, Any]) -> str:
     return text
 
 
-def _matrix_table(
-    e: ExplicitDerivation, step: StepValues | None, problem: Problem
-) -> RenderableType:
+def _matrix_table(e: ExplicitDerivation, step: StepValues | None, problem: Problem) -> list[str]:
     """The window matrix ∂ŷ/∂w (m×k), symbols and, with values, numbers."""
     m, k = problem.m, problem.k
     rows, cols = min(m, MAX_ROWS), min(k, MAX_ROWS)
-    table = Table(
-        show_header=True,
-        box=None,
-        padding=(0, 1),
-    )
-    table.add_column("")
-    for j in range(cols):
-        table.add_column(_w(j), justify="right")
+    body = []
     for i in range(rows):
-        cells = []
+        cells_ = []
         for j in range(cols):
             t = e.windows[i][j]
             if t is None:
-                cells.append("0")
+                cells_.append("0")
             elif step is not None and problem.x is not None:
-                cells.append(f"{_x(t)} = {fmt(problem.x[t])}")
+                cells_.append(f"{_x(t)} = {fmt(problem.x[t])}")
             else:
-                cells.append(_x(t))
-        table.add_row(_yhat(i), *cells)
-    return table
+                cells_.append(_x(t))
+        body.append([_yhat(i), *cells_])
+    headers = ["", *(_w(j) for j in range(cols))]
+    return _columns(headers, body, ["left"] + ["right"] * cols)
 
 
 def _update(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues | None) -> None:
@@ -420,98 +517,68 @@ def _after(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues)
     out.text(f"The loss went from {before} to {after} ({sign}{fmt(abs(change), approx=True)}).")
 
 
-def _steps_table(d: Derivation) -> Table:
-    table = Table(title="Every step (exact)", title_justify="left", box=None, padding=(0, 1))
-    for column in ("step", "w", "b", "L before", "L after"):
-        table.add_column(column, justify="right" if column == "step" else "left")
-    for number, step in enumerate(d.steps or [], start=1):
-        table.add_row(
+def _steps_table(d: Derivation) -> list[str]:
+    body = [
+        [
             str(number),
             _vec(step.w_next),
             _bias_value(d.problem, step.b_next),
             fmt(step.loss, approx=True),
             fmt(step.loss_next, approx=True),
-        )
-    return table
+        ]
+        for number, step in enumerate(d.steps or [], start=1)
+    ]
+    headers = ["step", "w", "b", "L before", "L after"]
+    return ["Every step (exact)", *_columns(headers, body, ["right"] + ["left"] * 4)]
 
 
 def _conventions(out: _Writer, problem: Problem) -> None:
+    """The convention notes of the shared model (:func:`symconv.worked.conventions`)."""
     out.heading("", "Conventions")
-    notes = [
-        f'Output positions are not strides: the exercise\'s "stride 0" and "stride 1" are '
-        f"outputs ŷ₁ and ŷ₂ of one layer with stride {problem.stride}; the stride is how far "
-        "the window moves between neighbouring outputs.",
-        'A deep-learning "convolution" is a cross-correlation: ŷᵢ = Σⱼ wⱼ·x[i + j − 1] '
-        "slides w without flipping it (a true convolution flips it). The flipped kernel "
-        "appears in the input gradient ∂L/∂x.",
-        (
-            "The bias here is untied, one bᵢ per output; a conv layer usually shares one b "
-            "(--bias shared), whose gradient is the sum Σᵢ ∂L/∂ŷᵢ."
-            if problem.bias == "untied"
-            else "The bias is shared (one b for all outputs), as in conv layers; an untied "
-            "bias (--bias untied) has one bᵢ per output with ∂L/∂bᵢ = ∂L/∂ŷᵢ."
-            if problem.bias == "shared"
-            else "There is no bias (--bias shared or untied adds one)."
-        ),
-        "Shapes: ∂L/∂ŷ is a column (m×1) and ∂ŷ/∂w is m×k, so ∂L/∂w = (∂ŷ/∂w)ᵀ·∂L/∂ŷ (k×1). "
-        "A column times a row is an outer product (a matrix), not a dot product.",
-        "Indices are 1-based as in the exercise; x̃ is the padded input (x̃[t] = xₜ for "
-        + (
-            "1 ≤ t ≤ n, wrapping around outside: circular padding)."
-            if problem.padding_mode == "circular"
-            else "1 ≤ t ≤ n and 0 outside)."
-        ),
-    ]
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for note in notes:
-        grid.add_row(Text("•"), Text(note))
-    out.block(grid)
+    for note in conventions(problem):
+        out.note(note)
 
 
-# Quantities of the summary of a general layer: (key, name, what it is).
-_SUMMARY = (
-    ("yhat", "ŷ", "the output"),
-    ("loss", "L", "the loss"),
-    ("grad_yhat", "∂L/∂ŷ", "the upstream gradient"),
-    ("grad_w", "∂L/∂w", "the weight gradient"),
-    ("grad_b", "∂L/∂b", "the bias gradient"),
-    ("grad_x", "∂L/∂x", "the input gradient"),
-    ("w_next", "w⁽¹⁾", "the weights after one step"),
-    ("b_next", "b⁽¹⁾", "the bias after one step"),
-    ("yhat_next", "ŷ⁽¹⁾", "the output after one step"),
-    ("loss_next", "L⁽¹⁾", "the loss after one step"),
-)
-_SUMMARY_ENTRIES = 6
+# ---------------------------------------------------------------------------------------
+# a layer beyond the 1-D one-channel kind: closed form, then the numbers as matrices
 
 
-def _shape_text(shape: Sequence[int]) -> str:
-    return "×".join(map(str, shape)) if shape else "a number"
-
-
-def _summary_values(values: Any, shape: Sequence[int]) -> str:
-    """A few leading entries (row-major) of a flat tuple, with the range of all of them."""
-    flat = values if isinstance(values, tuple) else (values,)
-    shown = ", ".join(fmt(v) for v in flat[:_SUMMARY_ENTRIES])
-    if len(flat) <= _SUMMARY_ENTRIES:
-        return f"({shown})" if shape else shown
-    low, high = min(flat), max(flat)
-    return f"({shown}, … {len(flat) - _SUMMARY_ENTRIES} more; from {fmt(low)} to {fmt(high)})"
+def _index_suffix(problem: Problem, key: str) -> str:
+    """The free indices of a closed-form entry: ``[β, c, i…]`` for ŷ."""
+    bias = "[c]" if problem.bias == "shared" else "[c, i…]"
+    return {
+        "yhat": "[β, c, i…]",
+        "grad_yhat": "[β, c, i…]",
+        "grad_w": "[c, κ, j…]",
+        "grad_b": bias,
+        "grad_xpad": "[β, γ, q…]",
+        "grad_x": "[β, γ, t…]",
+        "w_next": "[c, κ, j…]",
+        "b_next": bias,
+        "yhat_next": "[β, c, i…]",
+    }.get(key, "")
 
 
 # The closed-form fields of a general layer, in the order of the derivation.
 _GENERAL_FIELDS = (
-    ("ŷ[β, c, i…]", "yhat"),
-    ("L", "loss"),
-    ("∂L/∂ŷ[β, c, i…]", "grad_yhat"),
-    ("∂L/∂w[c, κ, j…]", "grad_w"),
-    ("∂L/∂b", "grad_b"),
-    ("∂L/∂x̃[β, γ, q…]", "grad_xpad"),
-    ("∂L/∂x[β, γ, t…]", "grad_x"),
-    ("w⁽¹⁾[c, κ, j…]", "w_next"),
-    ("b⁽¹⁾", "b_next"),
+    "yhat",
+    "loss",
+    "grad_yhat",
+    "grad_w",
+    "grad_b",
+    "grad_xpad",
+    "grad_x",
+    "w_next",
+    "b_next",
 )
+
+
+def _entry_name(problem: Problem, key: str) -> str:
+    return QUANTITIES[key].unicode + _index_suffix(problem, key)
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "×".join(map(str, shape)) if shape else "a number"
 
 
 def _general_closed(out: _Writer, d: Derivation) -> None:
@@ -527,69 +594,211 @@ def _general_closed(out: _Writer, d: Derivation) -> None:
         "Indices are 1-based: β the example, c the output channel, κ the input channel "
         "within its group, γ an input channel, iₐ outputs, jₐ taps, tₐ inputs and qₐ padded "
         "positions along axis a; x̃ is the padded input, g = ∂L/∂ŷ and ğ is g spread out by "
-        "the stride (ğ[…, u…] = g[…, uₐ/sₐ + 1…] where every sₐ divides uₐ, else 0)."
+        "the stride (ğ[…, u…] = g[…, uₐ/sₐ + 1…] where every sₐ divides uₐ, else 0). The "
+        "second line of each is this layer's sizes put in."
     )
     rows: list[Row] = []
-    for lhs, field in _GENERAL_FIELDS:
+    for field in _GENERAL_FIELDS:
         expr = getattr(general, field)
         if expr is None:
             continue
         here = expr.xreplace(sizes)
         links = [math(expr)] + ([math(here)] if here != expr else [])
-        rows.append((lhs, links))
+        rows.append((_entry_name(d.problem, field), links))
     out.eqs(rows)
 
 
-def _render_summary(out: _Writer, d: Derivation) -> None:
-    """A layer that is not 1-D with one channel: its shapes and a summary of the numbers
-    (the full rendering of feature maps is still to come; ``--json`` has every entry)."""
-    from symconv.symbolic.explicit import quantity_shape
+def _aligned(column: Sequence[str]) -> list[str]:
+    """A column of numbers aligned on the decimal point (integers and fractions flush
+    right)."""
+    heads = [text.split(".", 1)[0] for text in column]
+    tails = ["." + text.split(".", 1)[1] if "." in text else "" for text in column]
+    head = max(cells(h) for h in heads)
+    tail = max(len(t) for t in tails)
+    return [" " * (head - cells(h)) + h + t.ljust(tail) for h, t in zip(heads, tails)]
 
+
+def matrix_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A matrix of numbers in brackets, its columns aligned on the decimal point.
+
+    Example:
+        >>> print("\\n".join(matrix_lines([[1, -2], [3, 4.5]])))
+        ⎡1 −2  ⎤
+        ⎣3  4.5⎦
+    """
+    texts = [[fmt(value) for value in row] for row in rows]
+    columns = [_aligned([row[c] for row in texts]) for c in range(len(texts[0]))]
+    lines = [" ".join(column[r] for column in columns) for r in range(len(texts))]
+    if len(lines) == 1:
+        return [f"[{lines[0]}]"]
+    left = ["⎡"] + ["⎢"] * (len(lines) - 2) + ["⎣"]
+    right = ["⎤"] + ["⎥"] * (len(lines) - 2) + ["⎦"]
+    return [a + line + b for a, line, b in zip(left, lines, right)]
+
+
+def _labelled(label: str, matrix: Sequence[str]) -> list[str]:
+    """``label = `` before the first row of ``matrix``, the other rows under it."""
+    lead = label + " = "
+    pad = " " * cells(lead)
+    return [(lead if r == 0 else pad) + row for r, row in enumerate(matrix)]
+
+
+def _side_by_side(pieces: Sequence[list[str]], width: int, gap: int = 3) -> list[str] | None:
+    """Blocks of lines next to each other, as many on a row as fit ``width``, rows of
+    blocks one under the other; None when one block alone is wider than ``width``."""
+    sizes = [max(cells(line) for line in piece) for piece in pieces]
+    if max(sizes) > width:
+        return None
+    out: list[str] = []
+    row: list[int] = []
+    used = 0
+
+    def flush() -> None:
+        if not row:
+            return
+        height = max(len(pieces[i]) for i in row)
+        for r in range(height):
+            parts = []
+            for i in row:
+                line = pieces[i][r] if r < len(pieces[i]) else ""
+                parts.append(line + " " * (sizes[i] - cells(line)))
+            out.append((" " * gap).join(parts).rstrip())
+        row.clear()
+
+    for index, size in enumerate(sizes):
+        need = size if not row else used + gap + size
+        if row and need > width:
+            flush()
+            out.append("")
+            need = size
+        row.append(index)
+        used = need
+    flush()
+    return out
+
+
+SUMMARY_ENTRIES = 6  # a summarised tensor shows this many of its first entries
+
+
+def _summary(out: _Writer, problem: Problem, item: Shown, closed: bool) -> None:
+    """A tensor too large to show: its first entries with their indices, its range and
+    the formula that gives every entry."""
+    shape = item.shape
+    count = min(SUMMARY_ENTRIES, shape[-1], len(item.values))
+    lead = ", ".join("1" for _ in shape[:-1])
+    last = "1" if count == 1 else f"1…{count}"
+    index = f"[{lead}, {last}]" if lead else f"[{last}]"
+    first = ", ".join(fmt(v) for v in item.first(count))
+    q = item.quantity
+    inner = 2 * INDENT
+    out.text(f"first {q.unicode}{index} = {first}", hang=INDENT, indent=inner)
+    out.text(f"from {fmt(item.low)} to {fmt(item.high)}", indent=inner)
+    if q.given:
+        return
+    if closed and item.key in _GENERAL_FIELDS:
+        out.text(f"every entry: {_entry_name(problem, item.key)} of the closed form", indent=inner)
+    elif closed and item.key == "yhat_next":
+        out.text("every entry: ŷ[β, c, i…] of the closed form with w⁽¹⁾ and b⁽¹⁾", indent=inner)
+
+
+def _shown_numbers(out: _Writer, problem: Problem, step: StepValues, closed: bool) -> None:
+    """Each given and computed quantity of ``step`` as :func:`symconv.worked.shown`
+    selects it: a number, a list, matrices side by side, or a summary."""
+    for item in shown(problem, step):
+        q = item.quantity
+        if item.how == "number":
+            out.eqs([(q.unicode, [fmt(item.values[0])])])
+            continue
+        if item.how == "list":
+            out.eqs([(q.unicode, ["(" + ", ".join(fmt(v) for v in item.values) + ")"])])
+            continue
+        size = _shape_text(item.shape)
+        laid = None
+        if item.how == "blocks":
+            pieces = [
+                _labelled(
+                    f"{q.unicode}[{', '.join(map(str, block.index))}]", matrix_lines(block.rows)
+                )
+                for block in item.maps
+            ]
+            laid = _side_by_side(pieces, out.room - INDENT)
+        if laid is not None:
+            out.titled(q.unicode, f"{q.words}, {size}")
+            out.block(laid, indent=2 * INDENT)
+            continue
+        total = len(item.values)
+        why = "too wide for this width" if item.how == "blocks" else "too many to show"
+        out.titled(q.unicode, f"{q.words}, {size} = {total} entries, {why}")
+        _summary(out, problem, item, closed)
+
+
+def _render_general(out: _Writer, d: Derivation) -> None:
+    """A layer that is not 1-D with one channel: its tensors and sizes, the closed form,
+    then the numbers (matrices when they fit, summaries beyond; ``--json`` has all)."""
     problem = d.problem
     layer = problem.layer
     out.heading("", problem.title)
-    out.text(f"Layer  {layer.describe()}")
-    out.text(
-        "Shapes x " + _shape_text(layer.x_shape) + " (batch, channels, positions), w "
-        + _shape_text(layer.w_shape) + ", ŷ and y " + _shape_text(layer.y_shape)
-        + ("" if layer.b_shape is None else ", b " + _shape_text(layer.b_shape))
+    out.field("Layer", layer.describe())
+    rows = [[t.quantity.unicode, _shape_text(t.shape), t.axes] for t in tensors(problem)]
+    table = _columns(["", "", ""], rows, ["left", "left", "left"])[1:]
+    for number, line in enumerate(table):
+        out.line(("Tensors" if number == 0 else "       ") + line)
+    sizes = output_sizes(problem)
+    numbers = [
+        _keep(f"⌊({a.n} + {a.before} + {a.after} − {a.dilation * (a.k - 1)} − 1)/{a.stride}⌋ + 1")
+        + f" = {a.m}"
+        for a in sizes
+    ]
+    if len(set(numbers)) == 1 and len(numbers) > 1:
+        per_axis = numbers[0] + " on each axis"
+    else:
+        per_axis = ", ".join(numbers)
+    out.field(
+        "Output",
+        _keep("⌊(n + p_before + p_after − d(k − 1) − 1)/s⌋ + 1") + f" per axis: {per_axis}; "
+        f"{_shape_text(layer.output_shape)} positions",
     )
-    out.text(
-        "Output per axis ⌊(n + p_before + p_after − d(k−1) − 1)/s⌋ + 1 = "
-        + _shape_text(layer.output_shape)
-    )
-    out.text(f"Loss   {problem.loss_spec.unicode}  ({problem.loss_spec.words})")
-    out.text(f"SGD    α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
-    out.text(
-        f"Each output entry sums {layer.taps_per_output} products "
-        f"(in_channels/groups × kernel entries); {layer.terms} in all."
+    if layer.batch > 1:
+        how = "averages" if problem.loss_spec.averaged else "sums"
+        out.field(
+            "Batch",
+            f"{layer.batch} examples, the first index β of x, y and ŷ; the loss {how} over "
+            "them, and the gradients of w and b add up over them",
+        )
+    spec = problem.loss_spec
+    out.field("Loss", f"{spec.unicode}  ({spec.words})")
+    out.field("SGD", f"α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
+    out.field(
+        "Sums",
+        f"each output entry sums {layer.taps_per_output} products (input channels per "
+        f"group × kernel entries); {layer.terms} in all",
     )
     if d.general is not None:
         _general_closed(out, d)
     if not d.steps:
         out.text("Values none given: the derivation stays symbolic (--json holds it)")
-        return
-    for number, step in enumerate(d.steps, start=1):
-        title = "Numbers" if len(d.steps) == 1 else f"Numbers, step {number}"
-        out.heading(str(number) if len(d.steps) > 1 else "", title)
-        rows: list[Row] = []
-        for key, symbol, _ in _SUMMARY:
-            value = getattr(step, key)
-            shape = quantity_shape(layer, key)
-            if value is None or shape is None:
-                continue
-            rows.append((symbol, [_summary_values(value, shape)]))
-        out.eqs(rows)
-    out.text("Entries are row-major in the shapes above; symconv derive --json lists them all.")
+    else:
+        for number, step in enumerate(d.steps, start=1):
+            title = "Numbers" if len(d.steps) == 1 else f"Numbers, step {number}"
+            out.heading(str(number) if len(d.steps) > 1 else "", title)
+            if number == 1:
+                out.text(
+                    "A matrix is one block of its tensor, labelled by its leading indices "
+                    "(1-based): [example, channel] for x, y, ŷ and their gradients, [output "
+                    "channel, input channel] for w; its rows and columns are the last two "
+                    "axes. Entries are exact; symconv derive --json lists every one."
+                )
+            _shown_numbers(out, problem, step, d.general is not None)
+    _conventions(out, problem)
 
 
 def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -> None:
-    """Print the worked derivation of ``d`` on ``console``."""
-    out = _Writer(plain)
+    """Print the worked derivation of ``d`` on ``console`` (broken to its width)."""
+    out = _Writer(plain, console.width)
     problem = d.problem
     if not worked_in_1d(problem):
-        _render_summary(out, d)
-        console.print(Group(*out.parts))
+        _render_general(out, d)
+        out.print(console)
         return
     _problem_section(out, problem)
     e, closed = d.explicit, d.closed
@@ -633,4 +842,4 @@ def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -
                 style="dim",
             )
     _conventions(out, problem)
-    console.print(Group(*out.parts))
+    out.print(console)

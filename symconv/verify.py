@@ -81,7 +81,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    from symconv.terminal import add_width_option
+
+    add_width_option(parser)
 
 
 def _backends(dtype: str) -> tuple[str, ...]:
@@ -185,9 +187,11 @@ def _run_impl(args: argparse.Namespace) -> int:
         None if args.impl_backward is None else load_callable(args.impl_backward, "--impl-backward")
     )
     dtypes = ("float64", "float32") if args.dtype == "all" else (args.dtype or "float64",)
-    command = f"symconv verify --impl {args.impl}" + (
-        f" --impl-backward {args.impl_backward}" if args.impl_backward else ""
-    ) + (f" --framework {args.framework}" if args.framework else "")
+    command = (
+        f"symconv verify --impl {args.impl}"
+        + (f" --impl-backward {args.impl_backward}" if args.impl_backward else "")
+        + (f" --framework {args.framework}" if args.framework else "")
+    )
 
     # what to check: the problem (if one is named or sized), then the sweep (the default)
     targets: list[tuple[Any, str]] = []
@@ -329,25 +333,13 @@ def _sweep_selection(report: Any) -> list[Any]:
     return failing + [check for check in report.worst() if id(check) not in seen]
 
 
-_SHORT = {
-    "yhat": "ŷ",
-    "loss": "L",
-    "grad_yhat": "∂ŷ",
-    "grad_w": "∂w",
-    "grad_b": "∂b",
-    "grad_x": "∂x",
-    "w_next": "w'",
-    "b_next": "b'",
-    "yhat_next": "ŷ'",
-    "loss_next": "L'",
-}
-
-
 def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from symconv.crosscheck import QUANTITIES
+    from symconv.notation import quantity
+    from symconv.terminal import fitted_tables
 
     checks = report.checks if args.sweep is None else report.worst()
     backends = list(dict.fromkeys(check.backend for check in checks))
@@ -357,17 +349,15 @@ def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float)
         if args.sweep is None
         else f"worst case over {report.configs} random configurations (seed {args.seed})"
     )
-    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
-    table.add_column("backend", no_wrap=True)
-    for quantity in QUANTITIES:
-        table.add_column(_SHORT[quantity], justify="center")
-    table.add_column("max rel err", justify="right")
-    table.add_column("err/tol", justify="right")
+    headers: list[tuple[str, dict[str, Any]]] = [("backend", {})]
+    headers += [(quantity(q).short, {"justify": "center"}) for q in QUANTITIES]
+    headers += [("max rel err", {"justify": "right"}), ("err/tol", {"justify": "right"})]
+    rows: list[list[Text]] = []
     for backend in backends:
-        row: list[Text] = []
+        row: list[Text] = [Text(backend.replace("mutant:", "✗ "))]
         mine = [cells[(q, backend)] for q in QUANTITIES if (q, backend) in cells]
-        for quantity in QUANTITIES:
-            check = cells.get((quantity, backend))
+        for name in QUANTITIES:
+            check = cells.get((name, backend))
             if check is None:
                 row.append(Text("·", style="dim"))
             else:
@@ -383,8 +373,14 @@ def _render(console: Any, report: Any, args: argparse.Namespace, elapsed: float)
                 Text(f"{rel:.1e}"),
                 Text(f"{ratio:.2g}", style="green" if ratio <= 1 else "bold red"),
             ]
-        table.add_row(backend.replace("mutant:", "✗ "), *row)
-    console.print(table)
+        rows.append(row)
+    console.print(Text(title))
+
+    def borderless() -> Table:
+        return Table(box=None, padding=(0, 1))
+
+    for table in fitted_tables(console, borderless, headers, rows):
+        console.print(table)
     failing = report.failing()
     verdict = "all checks hold" if report.ok else f"{len(failing)} check(s) FAILED"
     console.print(

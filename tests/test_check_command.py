@@ -100,3 +100,20 @@ def test_one_unreadable_file_does_not_stop_the_batch(tmp_path: Path) -> None:
     assert files[1]["summary"]["correct"] == 1  # the good file was judged
     alone = _check(str(bad))
     assert alone.returncode == 2 and alone.stdout == ""  # alone: one error line, no output
+
+
+def test_the_batch_summary_says_which_files_failed_and_why(tmp_path: Path) -> None:
+    """Without --json: the summary table has a failure column naming each failed file's
+    reason, and the last line counts the failed files by reason."""
+    good = tmp_path / "good.md"
+    good.write_text("$$\\hat{y}_1 = 14$$\n", encoding="utf-8")
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"\xff\xfe not UTF-8\n")
+    done = _check(str(good), str(bad), "--width", "200")
+    assert done.returncode == 2
+    rows = {line.split()[1]: line for line in done.stdout.splitlines() if "│ " in line}
+    assert "failure" in done.stdout
+    assert "unreadable input" in rows[str(bad)] and "unreadable" not in rows[str(good)]
+    assert "1 of 2 file(s) failed (unreadable input: 1); the other files were judged in full" in (
+        done.stdout
+    )

@@ -1,17 +1,23 @@
-"""The worked derivation in the terminal: golden text, the exercise's numbers, 80 columns."""
+"""The worked derivation in the terminal: golden text at 80 and 120 columns and piped,
+the exercise's numbers, any layer size (matrices, summaries), conventions per problem."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from symconv.derivation import build
-from symconv.display import render_derivation
+from symconv.derivation import Derivation, build
+from symconv.display import matrix_lines, render_derivation
 from symconv.problem import load_problem
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -42,14 +48,81 @@ EXERCISE_LINES = [
     ("L⁽¹⁾", "63.22"),
 ]
 
+# conv2d_small's matrices, computed by hand from its TOML (x, w, b = 1, y; α = 0.01):
+# ŷ[1, 1] = Σ over both channels of the 2×2 windows plus 1, and ∂L/∂ŷ = ŷ − y
+CONV2D_SMALL_BLOCKS = {
+    "ŷ[1, 1]": ["⎡4  9 6⎤", "⎢5 11 6⎥", "⎣6  3 6⎦"],
+    "∂L/∂ŷ[1, 1]": ["⎡0 7 1⎤", "⎢2 5 2⎥", "⎣1 0 2⎦"],
+    "∂L/∂w[1, 1]": ["⎡11 25⎤", "⎣20 15⎦"],
+}
 
-def render(problem_name: str = "exercise2", width: int = 80, **overrides: object) -> str:
+# golden files: (problem, how it is rendered)
+GOLDEN_CASES = [
+    (problem, mode)
+    for problem in ("exercise2", "conv2d_small", "mnist_conv1")
+    for mode in ("80", "120", "piped")
+]
+
+
+@cache
+def derivation(problem_name: str) -> Derivation:
+    return build(load_problem(problem_name))
+
+
+def render_raw(problem_name: str = "exercise2", width: int = 80, *, plain: bool = True) -> str:
+    """The text exactly as the console writes it (no stripping: trailing spaces count)."""
+    console = Console(
+        width=width, file=io.StringIO(), color_system=None, legacy_windows=False, emoji=False
+    )
+    render_derivation(console, derivation(problem_name), plain=plain)
+    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def render(problem_name: str | None = "exercise2", width: int = 80, /, **overrides: Any) -> str:
     console = Console(
         width=width, file=io.StringIO(), color_system=None, legacy_windows=False, emoji=False
     )
     render_derivation(console, build(load_problem(problem_name, overrides)), plain=True)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def piped(problem_name: str, *extra: str, env: dict[str, str] | None = None) -> str:
+    """``symconv derive --problem NAME`` with stdout a pipe, as `| cat` or `> file` see it."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    environment.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "symconv", "derive", "--problem", problem_name, *extra],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=environment,
+        check=True,
+        timeout=300,
+    )
+    return done.stdout
+
+
+def rendered(problem_name: str, mode: str) -> str:
+    if mode == "piped":
+        return piped(problem_name)
+    return render_raw(problem_name, int(mode))
+
+
+def golden_problems(text: str, width: int | None) -> list[str]:
+    """What a reader would object to in terminal text: lines over the width, trailing
+    spaces, a formula line ending in a dangling operator, colour codes, a cell cut "…"."""
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if width is not None and cell_len(line) > width:
+            problems.append(f"line {number} is {cell_len(line)} cells wide")
+        if line != line.rstrip():
+            problems.append(f"line {number} has trailing spaces")
+        if re.search(r" [+−=·]$", line.rstrip()):
+            problems.append(f"line {number} ends in an operator: {line!r}")
+        if "\x1b[" in line:
+            problems.append(f"line {number} has an escape code")
+    return problems
 
 
 def final_values(text: str) -> dict[str, str]:
@@ -66,9 +139,68 @@ def final_values(text: str) -> dict[str, str]:
     return values
 
 
-def test_exercise_matches_golden_text() -> None:
-    # the golden file was read line by line against the exercise before it was committed
-    assert render() == (GOLDEN / "exercise2_80.txt").read_text("utf-8")
+def block_rows(text: str, label: str) -> list[str]:
+    """The matrix printed after ``label = `` (its rows, brackets included)."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        at = line.find(label + " = ")
+        if at < 0:
+            continue
+        start = at + len(label) + 3
+        rows = []
+        for row in lines[number:]:
+            piece = row[start:].split("   ")[0].strip()
+            if not piece or piece[0] not in "⎡⎢⎣[":
+                break
+            rows.append(piece)
+            if piece[0] in "⎣[":
+                break
+        return rows
+    raise AssertionError(f"no matrix {label!r} in the text")
+
+
+# ---------------------------------------------------------------------------------------
+# golden text
+
+
+@pytest.mark.parametrize(("problem", "mode"), GOLDEN_CASES)
+def test_matches_golden_text(problem: str, mode: str) -> None:
+    """Each golden file was read line by line as a user would before it was committed:
+    exercise2 (the exercise's numbers of design.md, the conventions with the exercise's
+    wording), conv2d_small (its matrices checked by hand, see CONV2D_SMALL_BLOCKS; the
+    closed form broken before top-level terms; no word about the exercise),
+    mnist_conv1 (the 4×4 kernels as matrices, the 2×5×14×14 maps summarised with
+    shape, first entries, range and the formula for every entry).  At 80 and 120
+    columns no line is wider; piped (a subprocess, stdout a pipe, no COLUMNS) the
+    lines are not wrapped at all and have no trailing spaces."""
+    text = rendered(problem, mode)
+    assert text == (GOLDEN / f"{problem}_{mode}.txt").read_text("utf-8")
+
+
+@pytest.mark.parametrize(("problem", "mode"), GOLDEN_CASES)
+def test_golden_text_reads_well(problem: str, mode: str) -> None:
+    text = (GOLDEN / f"{problem}_{mode}.txt").read_text("utf-8")
+    assert golden_problems(text, None if mode == "piped" else int(mode)) == []
+
+
+def test_golden_comparison_catches_a_wrong_number_and_a_bad_wrap() -> None:
+    golden = (GOLDEN / "conv2d_small_80.txt").read_text("utf-8")
+    assert golden.count("⎣20 15⎦") == 1
+    assert golden.replace("⎣20 15⎦", "⎣20 16⎦") != rendered("conv2d_small", "80")
+    # a different kernel gives different text
+    other = build(load_problem("conv2d_small", {"values.b": "2"}))
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    render_derivation(console, other, plain=True)
+    assert console.file.getvalue() != golden  # type: ignore[attr-defined]
+    # the reader's checks catch what the old output did: a hard wrap mid-formula with
+    # trailing spaces, and a line wider than the terminal
+    bad = "  ŷ[β, c, i…] = Σ[j₂=1..k₂] w[c, κ, j₁, j₂]·x̃[β, 2c + κ −   \n    2, i₁ + j₁ − 1]\n"
+    assert len(golden_problems(bad, 80)) == 2
+    assert golden_problems("x" * 81, 80) == ["line 1 is 81 cells wide"]
+
+
+# ---------------------------------------------------------------------------------------
+# the exercise (1-D)
 
 
 @pytest.mark.parametrize(("label", "value"), EXERCISE_LINES)
@@ -99,30 +231,124 @@ def test_shared_bias_variant() -> None:
 
 def test_conventions_are_named() -> None:
     text = render()
-    assert "cross-correlation" in text
-    assert "untied" in text
+    assert "Cross-correlation, not convolution." in text
+    assert "Untied bias." in text
     assert "outer product" in text
     assert "Output positions are not strides" in text
+    assert "not asked in the exercise" in text
+
+
+def _conventions(text: str) -> str:
+    return text.split("Conventions", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("exercise2", {"layer.bias": "shared", "values.b": "1"}),
+        ("exercise2", {"values.w": "2,1,4"}),
+        ("conv2d_small", {}),
+    ],
+)
+def test_no_word_about_the_exercise_on_another_problem(
+    name: str, overrides: dict[str, Any]
+) -> None:
+    text = render(name, 120, **overrides)
+    # the title of a 1-D variant may still say "Exercise 2"; the remarks may not
+    body = text.split("\n", 2)[2]
+    assert "exercise" not in body.lower(), [
+        line for line in body.splitlines() if "exercise" in line.lower()
+    ]
+    assert "exercise" in _conventions(render()).lower()  # the check can fail
 
 
 def test_symbolic_problem_without_values() -> None:
-    text = render(None, **{"layer.input_length": 5, "layer.kernel_size": 2})  # type: ignore[arg-type]
+    text = render(None, **{"layer.input_length": 5, "layer.kernel_size": 2})
     assert "ŷ₁ = w₁·x₁ + w₂·x₂ + b" in text
     assert "none given" in text
 
 
 def test_large_problem_is_summarised() -> None:
-    text = render(None, **{"layer.input_length": 40, "layer.kernel_size": 3})  # type: ignore[arg-type]
+    text = render(None, **{"layer.input_length": 40, "layer.kernel_size": 3})
     assert "more outputs" in text
     assert len(text.splitlines()) < 200
 
 
-def test_no_color_means_no_escape_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_color_means_no_escape_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from symconv.cli import main
 
+    monkeypatch.chdir(tmp_path)  # the demo writes reports/ here, not into the repository
     out = io.StringIO()
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setattr("sys.stdout", out)
     assert main(["demo", "--width", "80"]) == 0
     assert "\x1b[" not in out.getvalue()
     assert "63.22" in out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------
+# any layer size
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize(("label", "rows"), list(CONV2D_SMALL_BLOCKS.items()))
+def test_conv2d_small_matrices_hold_the_hand_computed_numbers(
+    width: int, label: str, rows: list[str]
+) -> None:
+    assert block_rows(render_raw("conv2d_small", width), label) == rows
+
+
+def test_a_wrong_matrix_entry_would_be_caught() -> None:
+    text = render_raw("conv2d_small", 80).replace("⎢5 11 6⎥", "⎢5 12 6⎥")
+    assert block_rows(text, "ŷ[1, 1]") != CONV2D_SMALL_BLOCKS["ŷ[1, 1]"]
+
+
+def test_channels_are_labelled_blocks_side_by_side() -> None:
+    text = render_raw("conv2d_small", 80)
+    # the two input channels of x next to each other, labelled by [example, channel]
+    assert re.search(r"x\[1, 1\] = ⎡1 0 2 1⎤ +x\[1, 2\] = ⎡0 1 0 1⎤", text)
+    assert block_rows(text, "x[1, 2]") == ["⎡0 1 0 1⎤", "⎢1 2 1 0⎥", "⎢0 1 2 1⎥", "⎣1 0 0 1⎦"]
+
+
+def test_large_maps_are_summarised_with_shape_entries_range_and_formula() -> None:
+    text = render_raw("mnist_conv1", 80)
+    assert "ŷ  the output, 2×5×14×14 = 1960 entries, too many to show" in text
+    assert "first ŷ[1, 1, 1, 1…6] = 0, 0, 0, 0, 0, 0" in text
+    assert "from −26 to 28" in text
+    assert "every entry: ŷ[β, c, i…] of the closed form" in text
+    assert "Batch  2 examples" in text  # the batch is a note, not a block per example
+    # the five 4×4 kernels are matrices, w[2, 1] with its first row
+    assert block_rows(text, "w[2, 1]")[0] == "⎡ 2 1 −2 −1⎤"
+
+
+def test_matrices_too_wide_for_the_width_are_summarised() -> None:
+    text = render_raw("conv2d_small", 22)  # x[1, 1] = ⎡…⎤ takes 19 columns, ŷ[1, 1] 18
+    words = " ".join(text.split())
+    assert "x the input, 1×2×4×4 = 32 entries, too wide for this width" in words
+    assert "first x[1, 1, 1, 1…4] = 1, 0, 2, 1" in words
+    numbers = text.split("== Numbers ==")[1].split("== Conventions ==")[0]
+    assert golden_problems(numbers, 22) == []
+    assert block_rows(text, "ŷ[1, 1]") == CONV2D_SMALL_BLOCKS["ŷ[1, 1]"]  # 3×3 still fits
+
+
+def test_matrix_lines_align_on_the_decimal_point() -> None:
+    assert matrix_lines([[1, -2], [3, 4.5]]) == ["⎡1 −2  ⎤", "⎣3  4.5⎦"]
+    assert matrix_lines([[7, 8]]) == ["[7 8]"]
+
+
+def test_closed_form_breaks_before_top_level_terms() -> None:
+    text = render_raw("conv2d_small", 80)
+    # the forward closed form with this layer's sizes: broken before "+ b[c]", not
+    # inside the index brackets of x̃
+    assert "w[c, κ, j₁, j₂]·x̃[β, 2c + κ − 2, i₁ + j₁ − 1, i₂ + j₂ − 1]\n" in text
+    assert re.search(r"\n +\+ b\[c\]\n", text)
+
+
+def test_piped_output_is_not_wrapped_and_honours_columns() -> None:
+    text = piped("conv2d_small")
+    assert max(cell_len(line) for line in text.splitlines()) > 150  # one line per formula
+    narrow = piped("conv2d_small", env={"COLUMNS": "100"})
+    assert max(cell_len(line) for line in narrow.splitlines()) <= 100
+    wide = piped("conv2d_small", "--width", "120")
+    assert max(cell_len(line) for line in wide.splitlines()) <= 120
+    assert golden_problems(text, None) == golden_problems(narrow, 100) == []

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from symconv.terminal import add_width_option
+
 __all__ = ["DEFAULT_PROBLEM", "configure", "run"]
 
 DEFAULT_PROBLEM = "exercise2"  # the problem of `check` without --problem
@@ -43,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "document has no display math)",
     )
     parser.add_argument("--plain", action="store_true", help="no colour")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    add_width_option(parser)
 
 
 def _positive(option: str, text: str, kind: type) -> Any:
@@ -106,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"  note: {data['note']}", markup=False, highlight=False)
         if len(results) > 1:
             render_summary(console, results)
-        failures = failure_summary(
-            [r for r in results if r.get("failure", {}).get("reason") != "unreadable input"]
-        )
+        failures = failure_summary(results)
         if failures["failed"]:
             why = ", ".join(f"{reason}: {n}" for reason, n in sorted(failures["reasons"].items()))
             console.print(
-                f"{failures['failed']} of {failures['files']} file(s) hit a limit ({why}); "
-                "their other equations were judged"
+                f"{failures['failed']} of {failures['files']} file(s) failed ({why}); the "
+                "other files were judged in full",
+                markup=False,
+                highlight=False,
             )
     broken = [r for r in results if r.get("failure", {}).get("reason") == "unreadable input"]
     for result in broken:

@@ -16,6 +16,7 @@ __all__ = ["STYLES", "file_json", "pretty", "render_file", "render_summary", "su
 STYLES = {"correct": "green", "incorrect": "bold red", "notation": "yellow", "unchecked": "magenta"}
 _MARKS = {"correct": "✓", "incorrect": "✗", "notation": "~", "unchecked": "?"}
 
+
 def summary(judgements: list[Judgement]) -> dict[str, int]:
     """Counts per verdict."""
     counts = dict.fromkeys(VERDICTS, 0)
@@ -61,7 +62,13 @@ def file_json(path: str, judgements: list[Judgement]) -> dict[str, Any]:
 
 
 def render_file(console: Any, data: dict[str, Any], *, plain: bool = False) -> None:
-    """Print one file's verdicts: the equation, the coloured verdict, the message."""
+    """Print one file's verdicts: the equation, the coloured verdict, the message.
+
+    A long equation or message wraps with a hanging indent (under its own start); when
+    the output is not a terminal the console does not wrap (:mod:`symconv.terminal`).
+    """
+    from rich.padding import Padding
+    from rich.table import Table
     from rich.text import Text
 
     console.print(Text(data["file"], style="bold"))
@@ -70,23 +77,25 @@ def render_file(console: Any, data: dict[str, Any], *, plain: bool = False) -> N
         console.print(Text(f"  unreadable: {failure['message']}", style="red"))
     for eq in data["equations"]:
         verdict = eq["verdict"]
-        line = Text()
-        line.append(
+        head = Text()
+        head.append(
             f"  ({eq['label']})".ljust(12)
             if eq["label"] and not eq["label"].startswith(("line", "cell"))
             else f"  {eq['label']}".ljust(12)
         )
-        line.append(f"{_MARKS[verdict]} {verdict:<9}", style=STYLES[verdict])
-        line.append(" " + _shorten(pretty(eq["latex"]), 160))
+        head.append(f"{_MARKS[verdict]} {verdict:<9}", style=STYLES[verdict])
+        line = Table.grid(padding=(0, 1))
+        line.add_column(no_wrap=True)
+        line.add_column()
+        line.add_row(head, Text(_shorten(pretty(eq["latex"]), 160)))
         console.print(line)
         if verdict != "correct" or eq["message"]:
-            console.print(
-                Text("      " + eq["message"], style="dim" if verdict == "correct" else "")
-            )
+            message = Text(eq["message"], style="dim" if verdict == "correct" else "")
+            console.print(Padding(message, (0, 0, 0, 6), expand=False))
         if eq["diagnosis"]:
-            note = Text("      diagnosis: ", style="bold")
+            note = Text("diagnosis: ", style="bold")
             note.append(eq["diagnosis"])
-            console.print(note)
+            console.print(Padding(note, (0, 0, 0, 6), expand=False))
     counts = data["summary"]
     total = Text("  ")
     for verdict in VERDICTS:
@@ -107,7 +116,13 @@ def render_summary(console: Any, files: list[dict[str, Any]]) -> None:
     table.add_column("file")
     for verdict in VERDICTS:
         table.add_column(verdict, justify="right", style=STYLES[verdict])
+    failed = any(data.get("failure") for data in files)
+    if failed:  # a file that could not be read, or hit a limit, says so in its row
+        table.add_column("failure", style="red")
     for data in files:
         counts = data["summary"]
-        table.add_row(data["file"], *(str(counts[v]) for v in VERDICTS))
+        row = [data["file"], *(str(counts[v]) for v in VERDICTS)]
+        if failed:
+            row.append((data.get("failure") or {}).get("reason", ""))
+        table.add_row(*row)
     console.print(table)

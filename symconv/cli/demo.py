@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from symconv.cli.options import Parser, console_from_args
+from symconv.terminal import add_width_option
 
 __all__ = ["PARTS", "configure", "run"]
 
@@ -39,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "shift-equivariance proofs and a quick run of the experiment."
     )
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    add_width_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

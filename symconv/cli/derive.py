@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from symconv.cli.options import add_problem_options, console_from_args, load_problem_from_args
+from symconv.terminal import add_width_option
 
 __all__ = ["configure", "run"]
 
@@ -40,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
     parser.add_argument("--force", action="store_true", help="expand even huge explicit forms")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    add_width_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

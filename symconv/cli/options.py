@@ -318,19 +318,13 @@ def load_problem_from_args(args: argparse.Namespace) -> Any:
 
 
 def console_from_args(args: argparse.Namespace) -> Any:
-    """A rich ``Console`` honouring ``--plain``, ``--width`` and ``NO_COLOR``."""
-    from rich.console import Console
+    """A rich ``Console`` honouring ``--plain``, ``--width`` and ``NO_COLOR``: on a
+    terminal its width; not on a terminal (a pipe, a file), ``$COLUMNS`` if set, else no
+    wrapping, and no trailing spaces (:func:`symconv.terminal.make_console`)."""
+    from symconv.terminal import make_console
 
-    plain = bool(getattr(args, "plain", False))
-    no_color = plain or "NO_COLOR" in os.environ
-    return Console(
-        width=getattr(args, "width", None),
-        no_color=no_color,
-        color_system=None if plain else "auto",
-        emoji=False,
-        highlight=False,
-        legacy_windows=False,
-        soft_wrap=False,
+    return make_console(
+        width=getattr(args, "width", None), plain=bool(getattr(args, "plain", False))
     )
 
 

@@ -66,7 +66,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"--quick {DEFAULT_QUICK_OUTPUT})",
     )
     parser.add_argument("--plain", action="store_true", help="no colour or box drawing")
-    parser.add_argument("--width", type=int, default=None, help=argparse.SUPPRESS)
+    from symconv.terminal import add_width_option
+
+    add_width_option(parser)
     add_problem_options(parser)
 
 
@@ -113,34 +115,44 @@ def _prove(args: argparse.Namespace) -> int:
         return 0
 
     from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
+
+    from symconv.terminal import fitted_tables
 
     console = console_from_args(args)
-    table = Table(
-        title=f"conv ∘ S_t − S_(t/s) ∘ conv for n={problem.n}, k={problem.k}, "
-        f"dilation {problem.dilation}, bias {problem.bias} (explicit symbols, SymPy)",
-        title_justify="left",
+    console.print(
+        f"conv ∘ S_t − S_(t/s) ∘ conv for n={problem.n}, k={problem.k}, "
+        f"dilation {problem.dilation}, bias {problem.bias} (explicit symbols, SymPy); "
+        "s the stride, t the input shift, u the output shift"
     )
-    for column in ("padding", "p", "stride s", "shift t", "m", "output shift", "equivariant"):
-        table.add_column(column, justify="left" if column == "padding" else "right")
-    table.add_column("failing output positions (1-based)")
+    headers = [
+        (column, {"justify": "left" if column == "padding" else "right"})
+        for column in ("padding", "p", "s", "t", "m", "u", "equivariant")
+    ]
+    headers.append(("failing outputs (1-based)", {}))
+    rows = []
     for proof in proofs:
         if proof.output_shift is None:
             shift_text = "none (s ∤ t)"
         else:
             shift_text = str(proof.output_shift)
         verdict = "[green]yes: exactly 0[/]" if proof.equivariant else "[red]no[/]"
-        table.add_row(
-            proof.padding_mode,
-            str(proof.padding),
-            str(proof.stride),
-            str(proof.shift),
-            str(proof.m),
-            shift_text,
-            verdict,
-            ", ".join(map(str, proof.failing_positions)) or "—",
+        rows.append(
+            [
+                proof.padding_mode,
+                str(proof.padding),
+                str(proof.stride),
+                str(proof.shift),
+                str(proof.m),
+                shift_text,
+                verdict,
+                ", ".join(map(str, proof.failing_positions)) or "—",
+            ]
         )
-    console.print(table)
+    for table in fitted_tables(console, Table, headers, rows):
+        console.print(table)
     console.print(
         "Circular rows use the padding that makes m·s = n (one whole period); "
         "zero-padding rows fail at the borders. With s ∤ t every output shift u = 0..m−1 "
@@ -163,18 +175,20 @@ def _prove(args: argparse.Namespace) -> int:
         f"  zero padding: {closed.zero_padding_condition}",
     ]
     for line in lines:
-        console.print(line, markup=False)
+        console.print(Padding(Text(line.lstrip()), (0, 0, 0, 2)))
     console.print()
-    head_table = Table(
-        title="Heads on an equivariant feature map y1..y4, shift 1", title_justify="left"
-    )
-    head_table.add_column("head")
-    head_table.add_column("invariant", justify="right")
-    head_table.add_column("head(S y) − head(y)")
-    for head in heads:
-        mark = "[green]yes[/]" if head.invariant else "[red]no[/]"
-        head_table.add_row(head.head, mark, escape(str(head.difference)))
-    console.print(head_table)
+    console.print("Heads on an equivariant feature map y1..y4, shift 1")
+    head_rows = [
+        [
+            head.head,
+            "[green]yes[/]" if head.invariant else "[red]no[/]",
+            escape(str(head.difference)),
+        ]
+        for head in heads
+    ]
+    head_headers = [("head", {}), ("invariant", {"justify": "right"}), ("head(S y) − head(y)", {})]
+    for table in fitted_tables(console, Table, head_headers, head_rows):
+        console.print(table)
     return 0
 
 
@@ -263,8 +277,25 @@ def _pm(mean: float, std: float, seeds: int, *, percent: bool = True) -> str:
 
 
 def render_results(console: Any, results: dict[str, Any]) -> None:
-    """Print the result tables of :func:`run_experiment`'s output on a rich console."""
+    """Print the result tables of :func:`run_experiment`'s output on a rich console.
+
+    Every table fits the console's width without splitting a cell: a table too wide is
+    split by columns (:func:`symconv.terminal.fitted_tables`), the model (or feature map)
+    column repeated; the models' descriptions are listed under the first table.
+    """
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
+
+    from symconv.terminal import fitted_tables
+
+    def show(title: str, headers: list[tuple[str, dict[str, Any]]], rows: list[list[str]]) -> None:
+        console.print(Text(title))
+        for table in fitted_tables(console, Table, headers, rows):
+            console.print(table)
+
+    def right(column: str) -> tuple[str, dict[str, Any]]:
+        return column, {"justify": "right"}
 
     seeds = len(results["config"]["seeds"])
     accuracy = results["accuracy"]
@@ -274,24 +305,40 @@ def render_results(console: Any, results: dict[str, Any]) -> None:
         f"shifted = 2 px right and down, zero fill; "
         f"{'mean ± std over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}"
     )
-    table = Table(title=title, title_justify="left")
-    for column in ("model", "original", "shifted", "drop", "consistency", "P(top-1 change)"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    table.add_column("invariance error (roll ×4)", justify="right")
+    headers: list[tuple[str, dict[str, Any]]] = [("model", {})] + [
+        right(column)
+        for column in (
+            "original",
+            "shifted",
+            "drop",
+            "consistency",
+            "P(top-1 change)",
+            "invariance error (roll ×4)",
+        )
+    ]
+    rows = []
     for arm, values in accuracy.items():
         drops = [
             a - b for a, b in zip(values["per_seed"]["original"], values["per_seed"]["shifted"])
         ]
-        table.add_row(
-            f"{arm}  [dim]{results['models'].get(arm, '')}[/]",
-            _pm(values["original"], values["original_std"], seeds),
-            _pm(values["shifted"], values["shifted_std"], seeds),
-            _pm(sum(drops) / len(drops), _std(drops), seeds),
-            _pm(results["consistency"][arm]["mean"], results["consistency"][arm]["std"], seeds),
-            _pm(results["p_change"][arm]["mean"], results["p_change"][arm]["std"], seeds),
-            f"{results['invariance_error'][arm]:.2e}",
+        rows.append(
+            [
+                arm,
+                _pm(values["original"], values["original_std"], seeds),
+                _pm(values["shifted"], values["shifted_std"], seeds),
+                _pm(sum(drops) / len(drops), _std(drops), seeds),
+                _pm(results["consistency"][arm]["mean"], results["consistency"][arm]["std"], seeds),
+                _pm(results["p_change"][arm]["mean"], results["p_change"][arm]["std"], seeds),
+                f"{results['invariance_error'][arm]:.2e}",
+            ]
         )
-    console.print(table)
+    show(title, headers, rows)
+    models = results.get("models", {})
+    if models:
+        for arm in accuracy:
+            if arm in models:
+                line = Text(f"{arm}: ", style="bold") + Text(str(models[arm]))
+                console.print(Padding(line, (0, 0, 0, 2), expand=False))
     gap = results["invariance_detail"].get("cnn_circular_gap")
     if gap is not None:
         console.print(
@@ -307,40 +354,33 @@ def render_results(console: Any, results: dict[str, Any]) -> None:
     )
 
     for arm, probe in results["layer_equivariance"].items():
-        layer_table = Table(
-            title=f"{arm}: relative L2 (cosine distance) of F(S_Δ x) vs S_(⌊Δ/s⌋) F(x), "
-            f"{probe['shift']}",
-            title_justify="left",
-        )
-        layer_table.add_column("feature map")
-        for remainder in range(4):
-            layer_table.add_column(f"Δ mod 4 = {remainder}", justify="right")
-        rows: dict[str, dict[int, str]] = {}
+        cells: dict[str, dict[int, str]] = {}
         for entry in probe["rows"]:
-            rows.setdefault(entry["layer"], {})[entry["delta_mod_4"]] = (
+            cells.setdefault(entry["layer"], {})[entry["delta_mod_4"]] = (
                 f"{entry['relative_l2']:.2e} ({entry['cosine_distance']:.1e})"
             )
-        for layer, cells in rows.items():
-            layer_table.add_row(layer, *(cells.get(r, "") for r in range(4)))
-        console.print(layer_table)
+        show(
+            f"{arm}: relative L2 (cosine distance) of F(S_Δ x) vs S_(⌊Δ/s⌋) F(x), {probe['shift']}",
+            [("feature map", {})] + [right(f"Δ mod 4 = {r}") for r in range(4)],
+            [[layer, *(row.get(r, "") for r in range(4))] for layer, row in cells.items()],
+        )
 
     companion = results.get("mnist1d")
     if companion:
-        table = Table(
-            title=f"MNIST-1D ({companion['data']['train']} train / "
+        show(
+            f"MNIST-1D ({companion['data']['train']} train / "
             f"{companion['data']['validation']} test), shifted = {companion['shift']} "
             "samples right, zero fill",
-            title_justify="left",
+            [("model", {}), right("original"), right("shifted")],
+            [
+                [
+                    name,
+                    _pm(values["original"], values["original_std"], seeds),
+                    _pm(values["shifted"], values["shifted_std"], seeds),
+                ]
+                for name, values in companion["accuracy"].items()
+            ],
         )
-        for column in ("model", "original", "shifted"):
-            table.add_column(column, justify="left" if column == "model" else "right")
-        for name, values in companion["accuracy"].items():
-            table.add_row(
-                name,
-                _pm(values["original"], values["original_std"], seeds),
-                _pm(values["shifted"], values["shifted_std"], seeds),
-            )
-        console.print(table)
     timing = results["timing"]
     per_model = ", ".join(f"{k} {v:.1f}s" for k, v in timing["train_s"].items())
     console.print(f"Training time per seed: {per_model}; total {timing['total_s']:.1f} s")
