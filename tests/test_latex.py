@@ -31,7 +31,7 @@ from symconv.derivation import build
 from symconv.errors import SymconvError
 from symconv.latex.compiler import TexError, compile_tex, find_engine, first_error, overfull_boxes
 from symconv.latex.document import Submission, render_report
-from symconv.latex.escape import escape
+from symconv.latex.escape import escape, typeset, written_tex
 from symconv.latex.layout import LINE_UNITS, Eq, Link, align, piece, width
 from symconv.latex.printer import latex, number
 from symconv.latex.report import check_submission, default_verification, write_report
@@ -194,6 +194,7 @@ _COMMAND = re.compile(
     r"\\(?:textbackslash|textasciicircum|textasciitilde|textminus|textperiodcentered|"
     r"texttimes|textasciigrave|dots)\{\}|\\ensuremath\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|\\[{}%#_$&]"
     r"|\\text(?:sub|super)script\{[0-9a-zT+\-=()]\}"
+    r"|(?<=-)\{\}(?=-)"  # -{}-: two hyphens, not the -- ligature (issue 14)
 )
 
 
@@ -340,7 +341,9 @@ CHECKS = [
 
 def test_verification_table(exercise: Problem) -> None:
     tex = render_report(build(exercise), verification=validate_checks(CHECKS))
-    assert "Verification" in tex and r"\texttt{torch-float32}" in tex
+    # one table per data type, the backends named without it (issue 14), at body size
+    assert "Verification" in tex and r"\textbf{float32}" in tex and r"\texttt{torch}" in tex
+    assert r"\resizebox" not in tex and r"$\partial \mathcal{L}/\partial \mathbf{w}$ &" in tex
     assert r"3.1 \times 10^{-6}" in tex and r"\bad" in tex and "1 checks fail" in tex
 
 
@@ -444,8 +447,10 @@ def test_experiment_pdf(tmp_path: Path) -> None:
     assert status == 0
     assert (out / "exercise2-plot1.png").exists()
     text = _pdf_text(out / "exercise2.pdf")
-    assert "Equivariance experiment" in text and "97.2" in text and "shift sweep" in text
-    assert "Linear(490→10) & 100% {x}" in text
+    assert "Equivariance experiment" in text and "97.2" in text
+    assert "for every shift of the digits" in text  # the caption says what it shows
+    # the description is typeset (its arrows as math, issue 14) and its & % { } printed
+    assert "Linear(490→10)&100%{x}" in re.sub(r"\s+", "", text)
 
 
 @requires_tex
@@ -518,3 +523,179 @@ def test_submission_in_report_unavailable_note(tmp_path: Path) -> None:
         submission=Submission("s.md", note="the checker (symconv check) is not available."),
     )
     assert "Checking a submission" in result.tex.read_text()
+
+
+# ---------------------------------------------------------------------------------------
+# issue 14: the shared model printed, typeset messages, what a submission wrote
+
+# remarks about the exercise's wording: on the exercise only
+EXERCISE_REMARKS = [
+    "follow the structure of the exercise",
+    "(f) is not asked for in the exercise",
+    "The exercise's second part",
+    "as in the exercise",
+    "The exercise's \"stride",
+]
+# problems that are not the exercise (a changed bias is another problem)
+NOT_THE_EXERCISE = [
+    ("exercise2", {"layer.bias": "shared", "values.b": 1}),
+    ("exercise2", {"values.w": "2,1,4"}),
+    ("conv2d_small", {}),
+    ("mnist_conv1", {}),
+]
+
+
+def _with_experiment(problem: Problem) -> str:
+    experiment = load_experiment(ROOT / "reports" / "equivariance" / "results.json")
+    return render_report(build(problem), experiment=experiment, figures=["f.png"] * 4)
+
+
+def test_exercise_remarks_on_the_exercise(exercise: Problem) -> None:
+    tex = _with_experiment(exercise)
+    for remark in EXERCISE_REMARKS:
+        assert remark in tex, remark
+
+
+@pytest.mark.parametrize(("name", "changes"), NOT_THE_EXERCISE, ids=lambda v: str(v))
+def test_no_exercise_remarks_elsewhere(name: str, changes: dict[str, Any]) -> None:
+    tex = _with_experiment(load_problem(name, changes))
+    for remark in EXERCISE_REMARKS:
+        assert remark not in tex, remark
+    # the only "exercise" left is in the title or the experiment's own model descriptions
+    body = tex[tex.index("\\maketitle") :]
+    assert body.count("exercise") == body.count("(exercise)") == 2
+
+
+@pytest.mark.parametrize("name", ["exercise2", "conv2d_small", "mnist_conv1"])
+def test_conventions_are_the_shared_notes(name: str) -> None:
+    """The Conventions section prints symconv.worked.conventions, note by note."""
+    from symconv.worked import conventions
+
+    problem = load_problem(name)
+    tex = render_report(build(problem))
+    section = tex[tex.index("\\section{Conventions}") :]
+    items = re.findall(r"\\item \\textbf\{([^}]*)\}", section)
+    assert items == [escape(note.title) for note in conventions(problem)]
+
+
+def test_quantity_symbols_in_the_general_report() -> None:
+    tex = render_report(build(load_problem("conv2d_small")), verification=validate_checks(CHECKS))
+    assert r"The weight gradient, $1 \times 2 \times 2 \times 2$:" in tex
+    assert r"\left(\partial \mathcal{L}/\partial \mathbf{w}\right)_{1,2} = " in tex
+    assert r"\texttt{grad\_w}" not in tex and r"\resizebox" not in tex
+
+
+# messages as the checker writes them, and how they must be typeset
+TYPESET = [
+    ("written ŷ₂ - y₂, expected 9", r"written $\hat{y}_{2} - y_{2}$, expected $9$"),
+    ("the truth 12.8 (= 12.8)", r"the truth $12.8\ (=\nobreak  12.8)$"),
+    ("(3×1)·(1×3) is aᵀb", r"$(3\times 1)\cdot (1\times 3)$ is $a^{\top}b$"),
+    ("∂L/∂w = 44", r"$\partial \mathcal{L}/\partial w =\nobreak  44$"),
+    ("a cross-entropy-like loss", "a cross-entropy-like loss"),
+    ("use --bias shared", r"use \texttt{-{}-bias} shared"),
+    ("Conv(1→5, k4)", r"Conv($1\to 5$, k4)"),
+    ("100% {x} & #", r"$100$\% \{$x$\} \& \#"),
+    ("One b for every output; torch.nn.Conv2d's", r"One $b$ for every output; torch.nn.Conv2d's"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TYPESET)
+def test_typeset_messages(text: str, expected: str) -> None:
+    assert typeset(text) == expected
+
+
+def test_typeset_sees_a_wrong_minus() -> None:
+    """Both minus signs are one math minus; a text hyphen or − would be caught."""
+    assert typeset("ŷ₁ − y₁") == typeset("ŷ₁ - y₁") == r"$\hat{y}_{1} - y_{1}$"
+    assert "textminus" not in typeset("w₁ − (x₁·(ŷ₁ − y₁))/100")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab xyŷ₁²ᵀ()+-−=·×/,.%&{}\\$_^~#123L∂"))))
+def test_typeset_text_has_no_live_specials(text: str) -> None:
+    """Outside its formulas nothing TeX treats specially is left; inside them only math."""
+    out = typeset(text)
+    formulas = re.findall(r"(?<!\\)\$([^$]*)\$", out)
+    rest = _COMMAND.sub("", re.sub(r"(?<!\\)\$[^$]*\$|\\texttt\{(?:[^{}]|\{\})*\}", "", out))
+    assert not set(rest) & set("\\{}%#_^~$&"), (out, rest)
+    for formula in formulas:
+        assert re.fullmatch(r"(?:\\[A-Za-z]+ ?|[A-Za-z0-9 {}_^+\-=/<>,.()\[\]\\])*", formula)
+        assert formula.count("{") == formula.count("}")
+
+
+@pytest.mark.parametrize(
+    ("source", "as_math"),
+    [
+        (r"\hat{y}_1 = \begin{bmatrix} 1 \\ 2 \end{bmatrix}", True),
+        (r"\frac{\partial \mathcal{L}}{\partial w} = 44", True),
+        (r"\input{/etc/passwd}", False),
+        (r"x^2^3 = 1", False),  # a TeX error
+        (r"a \\ b", False),  # a row break outside a matrix
+        (r"\begin{array}{c} 1 \end{array}", False),
+        (r"\text{$x$}", False),
+        (r"{a = 1", False),
+        (r"a = 1 % comment", False),
+        ("ŷ = 1", False),  # unicode in math mode stops TeX
+        (r"\left( a \right) + \right)", False),
+        (r"x = " + " + ".join(["w_1"] * 80), True),  # long, but it may break after each +
+        (r"\begin{bmatrix} " + " & ".join(["123456"] * 12) + r" \end{bmatrix}", False),
+    ],
+)
+def test_written_equations_are_set_only_when_safe(source: str, as_math: bool) -> None:
+    shown = written_tex(source)
+    assert shown.startswith("$") == as_math, shown
+    if not as_math:
+        assert shown.startswith(r"\texttt{") and "\\input" not in shown
+
+
+def test_the_last_link_never_stands_alone() -> None:
+    """``= 12.8`` of (13a) moves down with the link before it (it stood alone before)."""
+    tex = render_report(build(load_problem("exercise2")))
+    assert "\n&= 1.56 \\cdot 2 + 0.28 \\cdot 3 + 2 \\cdot 4 + 0.84 = 12.8 \\tag{13a}" in tex
+
+
+@pytest.mark.parametrize("terms", range(2, 14))
+def test_no_value_alone_on_a_line(terms: int) -> None:
+    """Whatever the length of the link before it (with 7 and 8 terms the value was left
+    alone on its line before issue 14)."""
+    middle = [piece(rf"+ w_{{{j}}} \cdot x_{{{j}}}") for j in range(1, terms)]
+    first = Link([piece(r"\begin{bmatrix} w_{1} & w_{2} \end{bmatrix}")])
+    text = align([Eq(r"\hat{y}_{1}", [first, Link(middle), Link([piece("12.8")], "1a")])])
+    assert not re.search(r"^&(?:\\phantom\{=\} \\quad )?= 12\.8", text, re.MULTILINE), text
+    assert all(width(line) <= LINE_UNITS for line in text.splitlines()[1:-1])
+
+
+@requires_tex
+def test_a_submission_tex_cannot_set_is_shown_as_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exercise: Problem
+) -> None:
+    """Should a written equation pass the safety check and still stop TeX, the report is
+    built again with the equations as their source (and says so)."""
+    document = tmp_path / "s.md"
+    document.write_text("$$\\hat{y}_1 = 14 \\tag{6a}$$\n")
+    submission = check_submission(document, exercise)
+    monkeypatch.setattr("symconv.latex.document.written_tex", lambda source: "$x^2^3$")
+    result = write_report(exercise, tmp_path / "out", name="s", pdf=True, submission=submission)
+    assert result.error is None and result.pdf is not None
+    assert any("LaTeX source" in note for note in result.notes)
+    tex = result.tex.read_text()
+    assert "x^2^3" not in tex
+    assert r"\texttt{\textbackslash{}hat\{y\}\allowbreak{}\_1 =\allowbreak{} 14}" in tex
+
+
+def test_conv2d_small_golden() -> None:
+    """The solution sheet of ``conv2d_small`` (no optional sections) as committed in
+    tests/golden/latex_conv2d_small.tex.
+
+    Read line by line when written: the tensor table from symconv.worked.tensors with
+    the registry's symbols; each axis's output size with its numbers; the closed form with
+    the groups named Γ and, with this layer's sizes, without floors (one group: γ's group
+    is 0) and with the one-valued channel indices put in (w_{1,κ,…}, ğ_{1,c,…}); every
+    quantity of shown() in words ("The weight gradient, 1 × 2 × 2 × 2") with labelled
+    matrices; the convention notes of symconv.worked.conventions (no word about the
+    exercise), their unicode math set as math.  After an intended change, rewrite it with
+    ``render_report(build(load_problem("conv2d_small")))`` and read the diff.
+    """
+    golden = (Path(__file__).parent / "golden" / "latex_conv2d_small.tex").read_text("utf-8")
+    tex = render_report(build(load_problem("conv2d_small")))
+    assert tex == golden

@@ -10,14 +10,26 @@ rule for w, its expansion, the same for b, then the input), ``m+3a``/``b`` the u
 the numeric part continues at ``m+4`` in the same order, then the forward pass after the
 update.  For the exercise (m = 2) these are the submission's (1a) … (15a).
 
-All math comes from the SymPy expressions (:mod:`symconv.latex.printer`); all numbers are
-exact; all user text goes through :func:`symconv.latex.escape.escape`.  The output is
-deterministic: no dates, paths or versions.
+It prints the shared, backend-neutral pieces of :mod:`symconv.worked` (the terminal printer
+:mod:`symconv.display` prints the same ones): the convention notes
+(:func:`~symconv.worked.conventions`), the tensors, output sizes and numbers of a layer
+beyond the exercise's kind (:func:`~symconv.worked.tensors`,
+:func:`~symconv.worked.output_sizes`, :func:`~symconv.worked.shown`), and quantity names
+from :data:`symconv.notation.QUANTITIES`; remarks about the exercise's wording appear only
+on the exercise (:func:`~symconv.worked.is_exercise`).
+
+Tables are set at body size (one verification table per data type; the verdicts as a
+longtable), each kept on one page with the text that introduces it; wide figures get a
+landscape page.  All math comes from the SymPy expressions (:mod:`symconv.latex.printer`);
+all numbers are exact; all user text goes through :func:`symconv.latex.escape.escape` (or
+:func:`~symconv.latex.escape.typeset`, which sets the unicode math of messages as math).
+The output is deterministic: no dates, paths or versions.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +38,7 @@ from sympy import Expr, Mul, Symbol, factor_terms
 
 from symconv.derivation import Derivation, worked_in_1d
 from symconv.errors import UnsupportedLayerError
-from symconv.latex.escape import escape
+from symconv.latex.escape import escape, source_tex, typeset, written_tex
 from symconv.latex.layout import (
     LINE_UNITS,
     Eq,
@@ -41,9 +53,20 @@ from symconv.latex.layout import (
 )
 from symconv.latex.printer import factor, latex, number, terms
 from symconv.latex.results import MODELS, Experiment
+from symconv.notation import QUANTITIES
 from symconv.problem import Problem
 from symconv.symbolic.closed import ClosedForm, specialize
 from symconv.symbolic.explicit import ExplicitDerivation, StepValues
+from symconv.worked import (
+    Block,
+    Note,
+    Shown,
+    conventions,
+    is_exercise,
+    output_sizes,
+    shown,
+    tensors,
+)
 
 __all__ = ["MAX_OUTPUTS", "Submission", "render_report"]
 
@@ -54,11 +77,15 @@ _MAX_MATRIX = 12
 _MAX_ROW_VECTOR = 8
 _MAX_LIST = 16
 
-L = r"\mathcal{L}"
-YHAT = r"\hat{\mathbf{y}}"
-W = r"\mathbf{w}"
-B = r"\mathbf{b}"
-X = r"\mathbf{x}"
+# the quantities' LaTeX names, from the one registry (symconv.notation)
+L = QUANTITIES["loss"].latex
+YHAT = QUANTITIES["yhat"].latex
+W = QUANTITIES["w"].latex
+B = QUANTITIES["b"].latex
+X = QUANTITIES["x"].latex
+W_NEXT = QUANTITIES["w_next"].latex
+B_NEXT = QUANTITIES["b_next"].latex
+YHAT_NEXT = QUANTITIES["yhat_next"].latex
 YHAT_I = r"\hat{y}_{i}"
 _PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[T1]{fontenc}
@@ -77,18 +104,24 @@ _PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \renewcommand{\arraystretch}{1.15}
 \newcommand{\ok}{\textcolor{green!50!black}{\checkmark}}
 \newcommand{\bad}{\textcolor{red!70!black}{$\times$}}
+\usepackage{pdflscape}
+\usepackage{needspace}
+\usepackage{caption}
+\captionsetup{font=small,labelfont=bf}
 """
 
 
 @dataclass(frozen=True)
 class Submission:
     """The verdicts of ``symconv check`` on a submission (design.md's check JSON), or why
-    there are none (``note``)."""
+    there are none (``note``).  The equations as written are set as math when safe
+    (:func:`~symconv.latex.escape.written_tex`); ``typeset`` False shows their source."""
 
     file: str
     equations: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, int] = field(default_factory=dict)
     note: str | None = None
+    typeset: bool = True  # False: the equations as written are shown as their source
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,12 +274,22 @@ def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
         "\\begin{center}\n\\begin{tabular}{@{}>{\\bfseries}l p{0.68\\textwidth}@{}}\n"
         f"\\toprule\n{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{center}}"
     )
-    doc.add(
-        "Equation numbers (1a), (1b), \\dots\\ follow the structure of the exercise "
+    order = (
         "(forward pass per output position, loss, backward pass, update, then the same with "
-        "numbers), so that a written solution can be compared with this sheet equation by "
-        "equation. Indices are 1-based."
+        "numbers)"
     )
+    if is_exercise(problem):
+        doc.add(
+            f"Equation numbers (1a), (1b), \\dots\\ follow the structure of the exercise {order}, "
+            "so that a written solution can be compared with this sheet equation by equation. "
+            "Indices are 1-based."
+        )
+    else:
+        doc.add(
+            f"Equations are numbered (1a), (1b), \\dots\\ in the order of the derivation {order}, "
+            "so that a written solution can be compared with this sheet equation by equation. "
+            "Indices are 1-based."
+        )
 
 
 def _display_m(closed: ClosedForm, expr: Expr) -> Expr:
@@ -398,8 +441,13 @@ def _forward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
     doc.add(
         f"Output $\\hat{{y}}_i$ reads the window that starts at input $s(i-1) + 1 - p$; with "
         f"stride $s = {s}$ the window moves by {s} input{'s' * (s != 1)} from one output to the "
-        "next. The outputs are output \\emph{positions} $i = 1, \\dots, m$ of one layer, not "
-        "different strides."
+        "next."
+        + (
+            " The outputs are output \\emph{positions} $i = 1, \\dots, m$ of one layer, not "
+            "different strides."
+            if is_exercise(problem)
+            else ""
+        )
     )
     w_row = [latex(w) for w in e.symbols.w]
     eqs = []
@@ -595,9 +643,13 @@ def _backward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numb
     )
     doc.eqs(eqs)
     doc.add(
-        "The input gradient (f) is not asked for in the exercise; it is what the layer passes "
-        "on to the layer before it. Entry $t$ collects every tap that reads $x_t$: the kernel "
-        "appears flipped. "
+        (
+            "The input gradient (f) is not asked for in the exercise; it is what the layer "
+            "passes on to the layer before it. "
+            if is_exercise(problem)
+            else "The input gradient (f) is what the layer passes on to the layer before it. "
+        )
+        + "Entry $t$ collects every tap that reads $x_t$: the kernel appears flipped. "
         + (
             "The bias gradient (e) is the output gradient itself: with an untied bias "
             "$\\partial\\hat{y}_i/\\partial b_l$ is $1$ for $l = i$ and $0$ otherwise."
@@ -621,7 +673,7 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
         f"\\partial {L} / \\partial \\theta$. The learning rate multiplies the \\emph{{whole}} "
         "gradient: it needs parentheses around a sum."
     )
-    room = rhs_room([Eq(r"\mathbf{w}^{(1)}")])
+    room = rhs_room([Eq(W_NEXT)])
     g = [_g(e, i) for i in range(m)]
     w_entries = [
         _minus_alpha(
@@ -630,7 +682,7 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
         for j in range(problem.k)
     ]
     eqs = _vector_or_rows(
-        r"\mathbf{w}^{(1)}",
+        W_NEXT,
         [f"w_{{{j + 1}}}^{{(1)}}" for j in range(problem.k)],
         [Link([piece(rf"\mathbf{{w}} - \alpha \, {_d(L, W)}")])],
         [],
@@ -641,7 +693,7 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
     if problem.bias == "untied":
         b_entries = [_minus_alpha(latex(b), [latex(g[i])]) for i, b in enumerate(sym.bias_list())]
         eqs += _vector_or_rows(
-            r"\mathbf{b}^{(1)}",
+            B_NEXT,
             [f"b_{{{i + 1}}}^{{(1)}}" for i in range(m)],
             [Link([piece(rf"\mathbf{{b}} - \alpha \, {_d(L, B)}")])],
             [],
@@ -744,7 +796,7 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
             ],
         )
     ]
-    room = rhs_room([Eq(_d(L, r"\mathbf{w}"))])
+    room = rhs_room([Eq(_d(L, W))])
     w_sums = [
         _sum_text(
             [
@@ -755,14 +807,14 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
         for j in range(k)
     ]
     jac_t = [["0" if t is None else number(problem.x[t]) for t in col] for col in zip(*e.windows)]
-    eqs.append(_vector_eq(_d(L, r"\mathbf{w}"), jac_t, g, w_sums, step.grad_w, f"{tag}b", room))
+    eqs.append(_vector_eq(_d(L, W), jac_t, g, w_sums, step.grad_w, f"{tag}b", room))
     if problem.bias == "untied" and step.grad_b is not None:
         identity = [["1" if r == c else "0" for c in range(m)] for r in range(m)]
         links = []
         if m <= _MAX_ROW_VECTOR:
             links.append(Link([matrix(identity), column(g)]))
         links.append(Link([column([number(v) for v in step.grad_b])], f"{tag}c"))
-        eqs.append(Eq(_d(L, r"\mathbf{b}"), links))
+        eqs.append(Eq(_d(L, B), links))
     elif problem.bias == "shared" and step.grad_b is not None:
         eqs.append(
             Eq(
@@ -783,7 +835,7 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
         [number(e.jac_x[i, t].xreplace(dict(zip(e.symbols.w, step.w)))) for i in range(m)]
         for t in range(n)
     ]
-    eqs.append(_vector_eq(_d(L, r"\mathbf{x}"), jac_x_t, g, x_sums, step.grad_x, f"{tag}d", room))
+    eqs.append(_vector_eq(_d(L, X), jac_x_t, g, x_sums, step.grad_x, f"{tag}d", room))
     doc.eqs(eqs)
 
     doc.subsection(f"Update with $\\alpha = {number(problem.lr)}$")
@@ -792,7 +844,7 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
     w_steps = [f"{number(w)} - {lr} \\cdot {factor(gw)}" for w, gw in zip(step.w, step.grad_w)]
     eqs = [
         Eq(
-            r"\mathbf{w}^{(1)}",
+            W_NEXT,
             [
                 Link([piece(rf"\mathbf{{w}} - \alpha \, {_d(L, W)}")]),
                 Link([column(w_steps)]),
@@ -805,7 +857,7 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
         if problem.bias == "untied":
             eqs.append(
                 Eq(
-                    r"\mathbf{b}^{(1)}",
+                    B_NEXT,
                     [
                         Link([piece(rf"\mathbf{{b}} - \alpha \, {_d(L, B)}")]),
                         Link([column(b_steps)]),
@@ -844,7 +896,7 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
     doc.eqs(
         [
             Eq(
-                YHAT + "^{(1)}",
+                YHAT_NEXT,
                 [Link([column([number(v) for v in step.yhat_next])], str(no.vector_after))],
             ),
             _loss_numbers(
@@ -912,47 +964,20 @@ def _steps_table(doc: _Doc, steps: Sequence[StepValues], problem: Problem) -> No
 # conventions and the optional sections
 
 
-def _conventions(doc: _Doc, problem: Problem) -> None:
-    doc.section("Conventions")
-    bias = {
-        "untied": (
-            "\\textbf{Untied vs shared bias.} The bias here is untied, one $b_i$ per output, "
-            "so $\\partial\\hat{\\mathbf{y}}/\\partial\\mathbf{b}$ is the identity and "
-            f"$\\partial {L}/\\partial b_i = \\partial {L}/\\partial \\hat{{y}}_i$. A "
-            "convolution layer usually shares one $b$ over all positions; its gradient is "
-            f"then the sum $\\sum_i \\partial {L}/\\partial \\hat{{y}}_i$."
-        ),
-        "shared": (
-            "\\textbf{Shared vs untied bias.} The bias is shared (one $b$ for every output), "
-            f"as in convolution layers, so $\\partial {L}/\\partial b = \\sum_i \\partial "
-            f"{L}/\\partial \\hat{{y}}_i$. An untied bias has one $b_i$ per output with "
-            f"$\\partial {L}/\\partial b_i = \\partial {L}/\\partial \\hat{{y}}_i$."
-        ),
-        "none": "\\textbf{No bias.} The layer has no bias term.",
-    }[problem.bias]
-    doc.items(
-        [
-            "\\textbf{Output positions are not strides.} The outputs "
-            "$\\hat{y}_1, \\hat{y}_2, \\dots$ are positions of one layer (a write-up's "
-            "``stride 0'' and ``stride 1'' are outputs 1 and 2); the stride, here "
-            f"$s = {problem.stride}$, is how far the window moves between neighbouring outputs.",
-            "\\textbf{Cross-correlation, not convolution.} A deep-learning ``convolution'' "
-            "slides $\\mathbf{w}$ over the input without flipping it, "
-            "$\\hat{y}_i = \\sum_j w_j \\tilde{x}_{s(i-1)+d(j-1)-p+1} + b_i$; a convolution in "
-            "the signal-processing sense flips the kernel. The flipped kernel appears in the "
-            "input gradient.",
-            bias,
-            "\\textbf{Shapes.} Vectors are columns: $\\mathbf{x}$ is $n\\times 1$, "
-            "$\\mathbf{w}$ is $k\\times 1$, $\\hat{\\mathbf{y}}$ and "
-            f"${_d(L, YHAT)}$ are $m\\times 1$, and "
-            "$\\partial\\hat{\\mathbf{y}}/\\partial\\mathbf{w}$ is $m\\times k$, so "
-            f"${_d(L, W)} = (\\partial\\hat{{\\mathbf{{y}}}}/\\partial\\mathbf{{w}})"
-            f"^{{\\top}} {_d(L, YHAT)}$ is $k\\times 1$. An output is a row times a column, "
-            "$\\mathbf{w}^{\\top}\\mathbf{x}_{(i)}$; a column times a row is an outer product "
-            "(a matrix), not a number.",
-            "\\textbf{Indices} are 1-based as in the exercise; $\\tilde{x}$ is the padded input.",
-        ]
+def note_tex(note: Note) -> str:
+    """A convention note as LaTeX: its title in bold, its words escaped (with the unicode
+    math among them set as math, :func:`~symconv.latex.escape.typeset`), its math spans as
+    math."""
+    body = "".join(
+        typeset(span.unicode) if span.latex is None else f"${span.latex}$" for span in note.spans
     )
+    return f"\\textbf{{{escape(note.title)}}} {body}"
+
+
+def _conventions(doc: _Doc, problem: Problem) -> None:
+    """The convention notes of the problem (:func:`symconv.worked.conventions`)."""
+    doc.section("Conventions")
+    doc.items([note_tex(note) for note in conventions(problem)])
 
 
 def _sci(value: float) -> str:
@@ -961,11 +986,61 @@ def _sci(value: float) -> str:
         return "0"
     if not math.isfinite(value):
         return r"\infty"
-    exponent = math.floor(math.log10(abs(value)))
-    mantissa = value / 10**exponent
-    if -2 <= exponent <= 2:
+    mantissa, exponent = f"{value:.1e}".split("e")  # 9.99e-10 rounds to 1.0e-09
+    if -2 <= int(exponent) <= 2:
         return f"{value:.3g}"
-    return f"{mantissa:.1f} \\times 10^{{{exponent}}}"
+    return f"{mantissa} \\times 10^{{{int(exponent)}}}"
+
+
+def _quantity_tex(key: str) -> str:
+    """A quantity's JSON key as its math symbol (``grad_w`` → ∂L/∂w), else as code."""
+    if key in QUANTITIES:
+        return f"${QUANTITIES[key].latex}$"
+    return f"\\texttt{{{escape(key)}}}"
+
+
+def _kept_together(*parts: str) -> str:
+    """Text and a table that must stay on one page (no caption stranded from its table)."""
+    body = "\n\n\\smallskip\n".join(parts)
+    return (
+        "\\par\\medskip\\noindent\\begin{minipage}{\\linewidth}\n"
+        f"{body}\n\\end{{minipage}}\\par\\medskip"
+    )
+
+
+# a backend name ends in its data type (torch-float32); the verification table has one
+# part per data type, each at most this many backends wide, so that it fits at body size
+_DTYPES = ("float64", "float32", "float16", "bfloat16")
+_BACKEND_COLUMNS = 6
+
+
+def _backend_groups(backends: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The backends by data type: (the type, [(backend, its column heading)]); a backend
+    without a type in its name joins the first group (torch's gradcheck runs in float64)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    untyped: list[tuple[str, str]] = []
+    for backend in backends:
+        stem, _, dtype = backend.rpartition("-")
+        if stem and dtype in _DTYPES:
+            groups.setdefault(dtype, []).append((backend, stem))
+        else:
+            untyped.append((backend, backend))
+    ordered = list(groups.items()) or [("", [])]
+    first_type, first = ordered[0]
+    ordered[0] = (first_type, first + untyped)
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for dtype, members in ordered:
+        for start in range(0, len(members), _BACKEND_COLUMNS):
+            out.append((dtype, members[start : start + _BACKEND_COLUMNS]))
+    return [group for group in out if group[1]]
+
+
+def _heading(name: str) -> str:
+    """A backend's column heading, broken at its hyphens (finite-diff over two lines)."""
+    parts = [escape(part) for part in name.split("-")]
+    if len(parts) == 1:
+        return f"\\texttt{{{parts[0]}}}"
+    return "\\shortstack[r]{" + "-\\\\".join(f"\\texttt{{{p}}}" for p in parts) + "}"
 
 
 def _verification(doc: _Doc, checks: Sequence[Mapping[str, Any]]) -> None:
@@ -983,32 +1058,42 @@ def _verification(doc: _Doc, checks: Sequence[Mapping[str, Any]]) -> None:
         worst[(q, b)] = (max(error, float(check["max_abs_err"])), ok and bool(check["ok"]))
     failed = sum(1 for _, ok in worst.values() if not ok)
     configs = {repr(check.get("config")) for check in checks}
-    doc.add(
+    intro = (
         "Every quantity was recomputed by independent backends and compared with the exact "
         "values above; each cell is the largest absolute error"
         + (f" over {len(configs)} configurations" if len(configs) > 1 else "")
-        + " (\\ok: within the tolerance of its data type, \\bad: not). "
-        + ("All checks hold." if failed == 0 else f"\\textbf{{{failed} checks fail.}}")
+        + " (\\ok: within the tolerance of its data type, \\bad: not), one table per data "
+        "type. " + ("All checks hold." if failed == 0 else f"\\textbf{{{failed} checks fail.}}")
     )
-    header = " & ".join(f"\\texttt{{{escape(b)}}}" for b in backends)
-    rows = []
-    for q in quantities:
-        cells = []
-        for b in backends:
-            if (q, b) not in worst:
-                cells.append("--")
-                continue
-            error, ok = worst[(q, b)]
-            mark = r"\ok" if ok else r"\bad"
-            cells.append(f"${_sci(error)}$ {mark}")
-        rows.append(f"\\texttt{{{escape(q)}}} & " + " & ".join(cells) + " \\\\")
-    spec = "l" + "r" * len(backends)
-    doc.add(
-        "\\begin{center}\\small\n\\resizebox{\\ifdim\\width>\\textwidth\\textwidth\\else"
-        "\\width\\fi}{!}{%\n"
-        f"\\begin{{tabular}}{{@{{}}{spec}@{{}}}}\n\\toprule\nquantity & {header} \\\\\n"
-        "\\midrule\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}}\n\\end{center}"
-    )
+    for number_, (dtype, members) in enumerate(_backend_groups(backends)):
+        header = " & ".join(_heading(heading) for _, heading in members)
+        rows = []
+        for q in quantities:
+            cells = []
+            for backend, _ in members:
+                if (q, backend) not in worst:
+                    cells.append("--")
+                    continue
+                error, ok = worst[(q, backend)]
+                mark = r"\ok" if ok else r"\bad"
+                cells.append(f"${_sci(error)}$\\,{mark}")
+            rows.append(f"{_quantity_tex(q)} & " + " & ".join(cells) + " \\\\")
+        title = (
+            f"\\multicolumn{{{len(members) + 1}}}{{@{{}}l}}{{\\textbf{{{escape(dtype)}}}}} \\\\\n"
+            if dtype
+            else ""
+        )
+        spec = "l" + "r" * len(members)
+        doc.add(
+            _kept_together(
+                *([intro] if number_ == 0 else []),  # the text stays with its table
+                "\\centering\\setlength{\\tabcolsep}{3pt}\n"
+                f"\\begin{{tabular}}{{@{{}}{spec}@{{}}}}\n\\toprule\n{title}"
+                f"quantity & {header} \\\\\n\\midrule\n"
+                + "\n".join(rows)
+                + "\n\\bottomrule\n\\end{tabular}",
+            )
+        )
 
 
 _MODEL_NAMES = {
@@ -1019,16 +1104,60 @@ _MODEL_NAMES = {
     "cnn_circular_gap": "CNN, circular padding, global average pool",
 }
 
+# what each plot of `symconv equivariance` shows (by its file name)
+_FIGURE_CAPTIONS = {
+    "accuracy": "Validation accuracy of each model on the original MNIST digits (blue) and on "
+    "the same digits shifted right and down (orange); error bars: the spread over seeds.",
+    "layer_equivariance": "Equivariance error (relative $L_2$) of each trained CNN, layer by "
+    "layer, against the shift $\\Delta$ modulo the network's cumulative stride of 4: a "
+    "stride-$s$ layer is exactly equivariant only for shifts that are multiples of $s$.",
+    "mnist1d": "MNIST-1D: test accuracy of a 1-D MLP and a 1-D CNN against the shift of "
+    "the signal, in samples (zero fill).",
+    "shift_sweep": "Validation accuracy of each model for every shift of the digits "
+    "($dx$ right, $dy$ down, in pixels): zero fill in the top row, circular shifts in the "
+    "bottom row.",
+}
+# a plot this much wider than high gets a landscape page of its own, to be readable
+_WIDE = 2.2
+
+
+def _png_aspect(path: Any) -> float:
+    """Width over height of a PNG (from its IHDR chunk); 1.5 when it cannot be read."""
+    import struct
+    from pathlib import Path
+
+    try:
+        with Path(path).open("rb") as handle:
+            header = handle.read(24)
+        width_px, height_px = struct.unpack(">II", header[16:24])
+    except (OSError, struct.error):
+        return 1.5
+    return width_px / height_px if height_px else 1.5
+
+
+def _caption(stem: str) -> str:
+    if stem in _FIGURE_CAPTIONS:
+        return _FIGURE_CAPTIONS[stem]
+    return "Plot of the equivariance experiment: " + escape(stem.replace("_", " ")) + "."
+
 
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}\\,\\%"
 
 
-def _experiment(doc: _Doc, experiment: Experiment, figures: Sequence[str]) -> None:
+def _experiment(
+    doc: _Doc, experiment: Experiment, figures: Sequence[str], *, exercise: bool
+) -> None:
     doc.section("Equivariance experiment")
-    doc.add(
+    lead = (
         "The exercise's second part: the same digits classified as given and shifted by two "
-        "pixels right and down. A convolution layer is shift-\\emph{equivariant} (with "
+        "pixels right and down."
+        if exercise
+        else "The numerical companion of the derivation: MNIST digits classified as given and "
+        "shifted by two pixels right and down."
+    )
+    doc.add(
+        lead + " A convolution layer is shift-\\emph{equivariant} (with "
         "circular padding and shifts that are multiples of the stride, exactly), but a "
         "network with a flattening dense head is not shift-\\emph{invariant}; augmentation, "
         "anti-aliasing and a global-average-pool head are the remedies measured here."
@@ -1049,22 +1178,26 @@ def _experiment(doc: _Doc, experiment: Experiment, figures: Sequence[str]) -> No
     rows = []
     for model in models:
         original, shifted = experiment.accuracy[model]
+        change = 100 * (shifted - original)
+        sign = "-" if change < 0 else "+"
         rows.append(
             f"{name(model)} & {accuracy(model, 0)} & {accuracy(model, 1)} & "
-            f"{100 * (shifted - original):+.1f} \\\\"
+            f"${sign}{abs(change):.1f}$ \\\\"
         )
     described = [
-        f"\\textbf{{{name(m)}}}: {escape(experiment.descriptions[m])}"
+        f"\\textbf{{{name(m)}}}: {typeset(experiment.descriptions[m])}"
         for m in models
         if m in experiment.descriptions
     ]
     doc.add(
-        "Validation accuracy on the original images and on the same images shifted (mean "
-        "$\\pm$ standard deviation over seeds where several were run):\n\n"
-        "\\begin{center}\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nmodel & original & shifted "
-        "& change (points) \\\\\n\\midrule\n"
-        + "\n".join(rows)
-        + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
+        _kept_together(
+            "Validation accuracy on the original images and on the same images shifted (mean "
+            "$\\pm$ standard deviation over seeds where several were run):",
+            "\\centering\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nmodel & original & shifted "
+            "& change (points) \\\\\n\\midrule\n"
+            + "\n".join(rows)
+            + "\n\\bottomrule\n\\end{tabular}",
+        )
     )
     if described:
         doc.items(described)
@@ -1079,14 +1212,16 @@ def _experiment(doc: _Doc, experiment: Experiment, figures: Sequence[str]) -> No
             ]
             rows.append(f"{name(model)} & " + " & ".join(cells) + " \\\\")
         doc.add(
-            "The invariance error is the largest relative change of the logits under circular "
-            "shifts by multiples of the network's stride; consistency is the probability that "
-            "two random shifts give the same prediction, and the last column the probability "
-            "that a one-pixel shift changes it.\n\n"
-            "\\begin{center}\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nmodel & invariance "
-            "error & consistency & P(top-1 changes) \\\\\n\\midrule\n"
-            + "\n".join(rows)
-            + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
+            _kept_together(
+                "The invariance error is the largest relative change of the logits under "
+                "circular shifts by multiples of the network's stride; consistency is the "
+                "probability that two random shifts give the same prediction, and the last "
+                "column the probability that a one-pixel shift changes it.",
+                "\\centering\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nmodel & invariance "
+                "error & consistency & P(top-1 changes) \\\\\n\\midrule\n"
+                + "\n".join(rows)
+                + "\n\\bottomrule\n\\end{tabular}",
+            )
         )
     for model, table in experiment.layers.items():
         rows = [
@@ -1094,19 +1229,31 @@ def _experiment(doc: _Doc, experiment: Experiment, figures: Sequence[str]) -> No
             for layer, delta, l2, cosine in table[:40]
         ]
         doc.add(
-            f"Equivariance error of the trained {name(model)}, layer by layer, by the shift "
-            "$\\Delta$ modulo the cumulative stride:\n\n"
-            "\\begin{center}\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nlayer & "
-            "$\\Delta \\bmod 4$ & relative $L_2$ & cosine distance \\\\\n\\midrule\n"
-            + "\n".join(rows)
-            + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
+            _kept_together(
+                f"Equivariance error of each layer of the trained model "
+                f"\\emph{{{name(model)}}}, by the shift $\\Delta$ modulo the cumulative stride:",
+                "\\centering\n\\begin{tabular}{@{}lrrr@{}}\n\\toprule\nlayer & "
+                "$\\Delta \\bmod 4$ & relative $L_2$ & cosine distance \\\\\n\\midrule\n"
+                + "\n".join(rows)
+                + "\n\\bottomrule\n\\end{tabular}",
+            )
         )
+    wide = []
     for figure, path in zip(figures, experiment.plots):
-        caption = escape(path.stem.replace("_", " "))
+        caption = _caption(path.stem)
+        if _png_aspect(path) > _WIDE:
+            wide.append((figure, caption))
+            continue
         doc.add(
             "\\begin{figure}[htbp]\n\\centering\n"
-            f"\\includegraphics[width=0.9\\linewidth,height=0.4\\textheight,keepaspectratio]"
+            "\\includegraphics[width=0.85\\linewidth,height=0.42\\textheight,keepaspectratio]"
             f"{{{figure}}}\n\\caption{{{caption}}}\n\\end{{figure}}"
+        )
+    for figure, caption in wide:  # a landscape page each: the panels at a readable size
+        doc.add(
+            "\\begin{landscape}\n\\centering\n"
+            "\\includegraphics[width=\\linewidth,height=0.8\\textheight,keepaspectratio]"
+            f"{{{figure}}}\n\\captionof{{figure}}{{{caption}}}\n\\end{{landscape}}"
         )
 
 
@@ -1129,22 +1276,33 @@ def _submission(doc: _Doc, submission: Submission) -> None:
     )
     doc.add(
         f"The equations of \\texttt{{{name}}} compared with this sheet by "
-        f"\\texttt{{symconv check}}" + (f": {counts}." if counts else ".")
+        f"\\texttt{{symconv check}}"
+        + (f": {counts}." if counts else ".")
+        + " Each row shows the equation as the submission wrote it"
+        " (set in type, or as its source when it uses commands outside the usual math),"
+        " then the verdict and why."
     )
     rows = []
     for equation in submission.equations:
         verdict = str(equation.get("verdict", ""))
         message = str(equation.get("message") or "")
         diagnosis = equation.get("diagnosis")
+        label = str(equation.get("label", ""))
+        line = str(equation.get("line", ""))
+        shown_label = "" if label == f"line {line}" else escape(label)
+        source = str(equation.get("latex") or "")
+        words = _VERDICT_STYLE.get(verdict, escape(verdict))
+        if message:
+            words += ": " + typeset(message)
         if diagnosis:
-            message += f" ({diagnosis})"
-        rows.append(
-            f"{escape(str(equation.get('label', '')))} & {escape(str(equation.get('line', '')))} "
-            f"& {_VERDICT_STYLE.get(verdict, escape(verdict))} & {escape(message)} \\\\"
-        )
+            words += f" ({typeset(str(diagnosis))})"
+        # what was written, then the verdict below it, in one wide cell
+        written = written_tex(source) if submission.typeset else source_tex(source)
+        cell = f"{written}\\par\\smallskip {words}" if source.strip() else words
+        rows.append(f"{shown_label} & {escape(line)} & {cell} \\\\[0.6ex]")
     doc.add(
-        "\\begin{longtable}{@{}l r l p{0.58\\textwidth}@{}}\n\\toprule\nequation & line & "
-        "verdict & message \\\\\n\\midrule\n\\endhead\n"
+        "\\begin{longtable}{@{}l r >{\\raggedright\\arraybackslash}p{0.84\\textwidth}@{}}\n"
+        "\\toprule\neq. & line & as written, and the verdict \\\\\n\\midrule\n\\endhead\n"
         + "\n".join(rows)
         + "\n\\bottomrule\n\\end{longtable}"
     )
@@ -1179,7 +1337,12 @@ def render_report(
     closed = d.closed
     if not worked_in_1d(problem):
         return _general_report(
-            d, title=title, verification=verification, experiment=experiment, figures=figures
+            d,
+            title=title,
+            verification=verification,
+            experiment=experiment,
+            figures=figures,
+            submission=submission,
         )
     if closed is None:
         raise ValueError("render_report needs the closed form (build with form='both')")
@@ -1205,7 +1368,7 @@ def render_report(
     if verification is not None:
         _verification(doc, verification)
     if experiment is not None:
-        _experiment(doc, experiment, figures)
+        _experiment(doc, experiment, figures, exercise=is_exercise(problem))
     if submission is not None:
         _submission(doc, submission)
     heading = escape(title if title is not None else problem.title)
@@ -1222,156 +1385,146 @@ def render_report(
 # a layer beyond 1-D with one channel: its shapes and its numbers (feature maps as matrices
 # while they fit on the page; summaries beyond)
 
-_GENERAL_SYMBOLS = {
-    "x": r"\mathbf{x}",
-    "w": r"\mathbf{w}",
-    "b": r"\mathbf{b}",
-    "y": r"\mathbf{y}",
-    "yhat": r"\hat{\mathbf{y}}",
-    "loss": L,
-    "grad_yhat": rf"\partial {L}/\partial \hat{{\mathbf{{y}}}}",
-    "grad_w": rf"\partial {L}/\partial \mathbf{{w}}",
-    "grad_b": rf"\partial {L}/\partial \mathbf{{b}}",
-    "grad_x": rf"\partial {L}/\partial \mathbf{{x}}",
-    "w_next": r"\mathbf{w}^{(1)}",
-    "b_next": r"\mathbf{b}^{(1)}",
-    "yhat_next": r"\hat{\mathbf{y}}^{(1)}",
-    "loss_next": rf"{L}^{{(1)}}",
-}
-_GENERAL_WORDS = {
-    "x": "the input (given)",
-    "w": "the weights (given)",
-    "b": "the bias (given)",
-    "y": "the target (given)",
-    "yhat": "the output",
-    "loss": "the loss",
-    "grad_yhat": "the gradient at the output",
-    "grad_w": "the weight gradient",
-    "grad_b": "the bias gradient",
-    "grad_x": "the input gradient",
-    "w_next": "the weights after one step",
-    "b_next": "the bias after one step",
-    "yhat_next": "the output after one step",
-    "loss_next": "the loss after one step",
-}
-# Feature maps are typeset as matrices up to this size, for at most this many blocks.
-_MAP_SIDE = 8
-_MAP_BLOCKS = 8
+_GIVEN = " (given)"
 
 
 def _shape_tex(shape: Sequence[int]) -> str:
     return r" \times ".join(map(str, shape)) if shape else "1"
 
 
-Blocks = list[tuple[str, list[list[str]]]]
-
-
-def _blocks(values: Sequence[Any], shape: Sequence[int]) -> Blocks | None:
-    """The tensor as labelled matrices (one per leading index), or None when too large."""
-    if len(shape) < 2:
-        return None
-    rows, cols = shape[-2], shape[-1]
-    lead = list(shape[:-2])
-    count = math.prod(lead) if lead else 1
-    if rows > _MAP_SIDE or cols > _MAP_SIDE or count > _MAP_BLOCKS:
-        return None
-    out: list[tuple[str, list[list[str]]]] = []
-    size = rows * cols
-    for block in range(count):
-        index, rest = [], block
-        for extent in reversed(lead):
-            rest, here = divmod(rest, extent)
-            index.append(here + 1)
-        label = ",".join(map(str, reversed(index)))
-        entries = [number(v) for v in values[block * size : (block + 1) * size]]
-        out.append((label, [entries[r * cols : (r + 1) * cols] for r in range(rows)]))
-    return out
+def _words(item: Shown) -> str:
+    """``The weights (given), 1 × 2 × 2 × 2``: what a quantity is, in words."""
+    q = item.quantity
+    return q.words[0].upper() + q.words[1:] + (_GIVEN if q.given else "")
 
 
 def _general_numbers(doc: _Doc, d: Derivation) -> None:
-    from symconv.symbolic.explicit import QUANTITIES, quantity_shape
-
-    problem = d.problem
+    """Every quantity of the first step as :func:`symconv.worked.shown` says to show it:
+    a number, a list, labelled matrices (one per example and channel), or a row of the
+    summary table (shape, first entries, range)."""
     if not d.steps:
         doc.add("No values are given: the derivation stays symbolic.")
         return
-    step = d.steps[0]
     doc.section("The numbers")
     doc.add(
-        "Entries are listed row-major; a matrix shows the last two axes for one index of "
-        "the leading axes (example, channel), written as its subscript."
+        "Entries are listed row-major; a matrix shows the last two axes for one index of the "
+        "leading axes (example, channel), written as its subscript."
     )
-    layer = problem.layer
-    given: list[tuple[str, Any, tuple[int, ...] | None]] = [
-        ("x", problem.x, layer.x_shape),
-        ("w", problem.w, layer.w_shape),
-        ("b", problem.b_values, layer.b_shape),
-        ("y", problem.y, layer.y_shape),
-    ]
-    computed = [(key, getattr(step, key), quantity_shape(layer, key)) for key in QUANTITIES]
     summary: list[str] = []
-    for key, value, shape in given + computed:
-        if value is None or shape is None:
-            continue
-        symbol = _GENERAL_SYMBOLS[key]
-        if not shape:
-            doc.add(f"{_GENERAL_WORDS[key].capitalize()}: ${symbol} = {number(value)}$.")
-            continue
-        if len(shape) == 1 and shape[0] <= _MAX_LIST:
-            entries = r", \allowbreak ".join(number(v) for v in value)  # a line may break
-            doc.add(
-                f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$: "
-                f"${symbol} = ({entries})$."
-            )
-            continue
-        blocks = _blocks(value, shape)
-        if blocks is None:
-            low, high = min(value), max(value)
-            first = ", ".join(number(v) for v in value[:4])
+    for item in shown(d.problem, d.steps[0]):
+        symbol = item.quantity.latex
+        if item.how == "number":
+            doc.add(f"{_words(item)}: ${symbol} = {number(item.values[0])}$.")
+        elif item.how == "list":
+            entries = r", \allowbreak ".join(number(v) for v in item.values)  # may break
+            doc.add(f"{_words(item)}, ${_shape_tex(item.shape)}$: ${symbol} = ({entries})$.")
+        elif item.how == "summary":
+            first = ", ".join(number(v) for v in item.first(4))
             summary.append(
-                f"${symbol}$ & ${_shape_tex(shape)}$ & ${first}, \\ldots$ & "
-                f"${number(low)}$ & ${number(high)}$ \\\\"
+                f"${symbol}$ & ${_shape_tex(item.shape)}$ & ${first}, \\ldots$ & "
+                f"${number(item.low)}$ & ${number(item.high)}$ \\\\"
             )
-            continue
-        doc.add(f"{_GENERAL_WORDS[key].capitalize()}, ${_shape_tex(shape)}$:")
-        # as many labelled matrices on a line as fit in its width
-        lines: list[list[str]] = [[]]
-        used = 0.0
-        for label, rows in blocks:
-            block = matrix(rows)
-            lhs = f"\\left({symbol}\\right)_{{{label}}} = "
-            cell, cell_width = lhs + block.text, width(lhs) + block.width
-            if lines[-1] and used + cell_width > LINE_UNITS:
-                lines.append([])
-                used = 0.0
-            lines[-1].append(cell)
-            used += cell_width + 4.0
-        body = " \\\\\n".join(" \\qquad ".join(line) for line in lines)
-        doc.add("\\begin{gather*}\n" + body + "\n\\end{gather*}")
+        else:
+            # the sentence stays on the page of its first row of matrices
+            lines = math.ceil(1.3 * len(item.maps[0].rows)) + 4
+            doc.add(
+                f"\\needspace{{{lines}\\baselineskip}}{_words(item)}, ${_shape_tex(item.shape)}$:"
+            )
+            doc.add(_matrices(symbol, item.maps))
     if summary:
         doc.add(
-            "Tensors too large to print, by their shape, first entries and range "
-            "(\\texttt{symconv derive --json} lists every entry):"
+            _kept_together(
+                "Tensors too large to print, by their shape, first entries and range "
+                "(\\texttt{symconv derive -{}-json} lists every entry):",
+                "\\centering\n\\begin{tabular}{@{}lllrr@{}}\n\\toprule\n"
+                "quantity & shape & first entries & min & max \\\\\n\\midrule\n"
+                + "\n".join(summary)
+                + "\n\\bottomrule\n\\end{tabular}",
+            )
         )
-        doc.add(
-            "\\begin{center}\n\\begin{tabular}{@{}lllrr@{}}\n\\toprule\n"
-            "quantity & shape & first entries & min & max \\\\\n\\midrule\n"
-            + "\n".join(summary)
-            + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
-        )
+
+
+def _matrices(symbol: str, maps: Sequence[Block]) -> str:
+    """Labelled matrices, as many on a line as fit in its width."""
+    lines: list[list[str]] = [[]]
+    used = 0.0
+    for block in maps:
+        body = matrix([[number(v) for v in row] for row in block.rows])
+        lhs = f"\\left({symbol}\\right)_{{{block.label}}} = "
+        cell, cell_width = lhs + body.text, width(lhs) + body.width
+        if lines[-1] and used + cell_width > LINE_UNITS:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(cell)
+        used += cell_width + 4.0
+    body_text = " \\\\\n".join(" \\qquad ".join(line) for line in lines)
+    return "\\begin{gather*}\n" + body_text + "\n\\end{gather*}"
 
 
 _GENERAL_CLOSED = (
     (r"\hat{y}_{\beta, c, \mathbf{i}}", "yhat"),
     (L, "loss"),
-    (rf"\frac{{\partial {L}}}{{\partial \hat{{y}}_{{\beta, c, \mathbf{{i}}}}}}",
-     "grad_yhat"),
+    (rf"\frac{{\partial {L}}}{{\partial \hat{{y}}_{{\beta, c, \mathbf{{i}}}}}}", "grad_yhat"),
     (rf"\frac{{\partial {L}}}{{\partial w_{{c, \kappa, \mathbf{{j}}}}}}", "grad_w"),
-    (rf"\frac{{\partial {L}}}{{\partial b}}", "grad_b"),
-    (rf"\frac{{\partial {L}}}{{\partial \tilde{{x}}_{{\beta, \gamma, \mathbf{{q}}}}}}",
-     "grad_xpad"),
+    (rf"\frac{{\partial {L}}}{{\partial b_{{c}}}}", "grad_b"),  # untied: b_{c, i}
+    (
+        rf"\frac{{\partial {L}}}{{\partial \tilde{{x}}_{{\beta, \gamma, \mathbf{{q}}}}}}",
+        "grad_xpad",
+    ),
     (rf"\frac{{\partial {L}}}{{\partial x_{{\beta, \gamma, \mathbf{{t}}}}}}", "grad_x"),
 )
+
+
+_MAX_CASES = 4096
+
+
+def _settle_floors(expr: Expr, ranges: Mapping[Symbol, tuple[int, int]]) -> Expr:
+    """``expr`` with each free channel index that has one value replaced by it, and each
+    ``⌊…⌋`` of channel indices that takes one value over all of their range replaced by
+    that value (with one group, the group of channel γ, ``⌊(γ − 1)/C_in⌋``, is 0 for
+    every γ): checked on every index value, not assumed."""
+    from itertools import product
+
+    from sympy import Integer, floor
+
+    # a channel index with one value (one input channel: γ = 1) is that value
+    expr = expr.xreplace(
+        {
+            index: Integer(lo)
+            for index, (lo, hi) in ranges.items()
+            if lo == hi and index in expr.free_symbols
+        }
+    )
+    changed = True
+    while changed:
+        changed = False
+        for term in sorted(expr.atoms(floor), key=lambda f: len(str(f))):
+            free = sorted(term.free_symbols, key=str)
+            if not free or any(symbol not in ranges for symbol in free):
+                continue
+            spans = [range(ranges[s][0], ranges[s][1] + 1) for s in free]
+            if math.prod(len(span) for span in spans) > _MAX_CASES:
+                continue
+            values = {term.xreplace(dict(zip(free, case))) for case in product(*spans)}
+            if len(values) == 1:
+                expr = expr.xreplace({term: Integer(values.pop())})
+                changed = True
+                break
+    return expr
+
+
+def _name_groups(expr: Expr, S: Any) -> Expr:
+    """``expr`` with the 0-based group of output channel c, ``⌊G(c − 1)/C_out⌋``, written
+    ``Γ_c``, and that of input channel γ, ``⌊G(γ − 1)/C_in⌋``, written ``Γ_γ``."""
+    from sympy import floor
+
+    names = {S.c: Symbol(r"\Gamma_{c}"), S.gamma: Symbol(r"\Gamma_{\gamma}")}
+    found = {}
+    for term in expr.atoms(floor):
+        channels = [index for index in names if index in term.free_symbols]
+        if len(channels) == 1:
+            found[term] = names[channels[0]]
+    return expr.xreplace(found)
 
 
 def _general_closed(doc: _Doc, d: Derivation) -> None:
@@ -1391,17 +1544,72 @@ def _general_closed(doc: _Doc, d: Derivation) -> None:
         "$\\mathbf{q}$ the padded position (one index per axis); $\\tilde{x}$ is the padded "
         "input and $\\breve{g}$ is $g = \\partial " + L + "/\\partial \\hat{y}$ spread out by "
         "the stride ($\\breve{g}$ at $u_a$ is $g$ at $u_a/s_a + 1$ where every $s_a$ divides "
-        "$u_a$, else 0).  The second line of each equation puts in this layer's sizes."
+        "$u_a$, else 0); $\\Gamma_{c} = \\lfloor G(c-1)/C_{\\text{out}} \\rfloor$ is the "
+        "group of output channel $c$ and "
+        "$\\Gamma_{\\gamma} = \\lfloor G(\\gamma-1)/C_{\\text{in}} \\rfloor$ that of input "
+        "channel $\\gamma$, counted from 0.  The second line of each equation puts in this "
+        "layer's sizes."
     )
+    S = general.symbols
+    channels = (S.beta, S.c, S.kappa, S.gamma)
+    ranges = {
+        index: (int(lo.xreplace(sizes)), int(hi.xreplace(sizes)))
+        for index, (lo, hi) in S.ranges(d.problem.layer.padding_mode == "circular").items()
+        if index in channels
+    }
     for lhs, key in _GENERAL_CLOSED:
         expr = getattr(general, key)
         if expr is None:
             continue
-        here = expr.xreplace(sizes)
-        body = f"{lhs} = {latex(expr)}"
+        if key == "grad_b" and d.problem.bias == "untied":
+            lhs = rf"\frac{{\partial {L}}}{{\partial b_{{c, \mathbf{{i}}}}}}"
+        here = _settle_floors(expr.xreplace(sizes), ranges)
+        body = f"{lhs} = {latex(_name_groups(expr, S))}"
         if here != expr:
             body += f" = {latex(here)}"
         doc.add(f"\\begin{{dmath*}}\n{body}\n\\end{{dmath*}}")
+
+
+def _layer_section(doc: _Doc, problem: Problem) -> None:
+    """The layer, its tensors (:func:`symconv.worked.tensors`) and output sizes
+    (:func:`symconv.worked.output_sizes`), the loss and the optimizer."""
+    layer = problem.layer
+    doc.section("The layer")
+    described = layer.describe()
+    doc.add(escape(described[0].upper() + described[1:]) + ".")
+    table = "\n".join(
+        f"{escape(t.quantity.words.removeprefix('the '))} & ${t.quantity.latex}$ & "
+        f"${_shape_tex(t.shape)}$ & {escape(t.axes)} \\\\"
+        for t in tensors(problem)
+    )
+    doc.add(
+        _kept_together(
+            "\\centering\n\\begin{tabular}{@{}llll@{}}\n\\toprule\n"
+            "tensor & symbol & shape & axes \\\\\n\\midrule\n"
+            + table
+            + "\n\\bottomrule\n\\end{tabular}"
+        )
+    )
+    sizes = ", ".join(
+        f"$\\lfloor ({a.n} + {a.before} + {a.after} - {a.dilation} \\cdot {a.k - 1} - 1)"
+        f"/{a.stride} \\rfloor + 1 = {a.m}$"
+        for a in output_sizes(problem)
+    )
+    doc.add(
+        "Each output entry is a cross-correlation (no kernel flip) of its group's input "
+        f"channels with one kernel: ${layer.taps_per_output}$ products, ${layer.terms}$ in "
+        "all.  Output size per axis, "
+        "$\\lfloor (n + p_{\\text{before}} + p_{\\text{after}} - d(k-1) - 1)/s \\rfloor + 1$: "
+        + sizes
+        + "."
+    )
+    spec = problem.loss_spec
+    steps = "one step" if problem.steps == 1 else f"{problem.steps} steps"
+    loss = re.sub(r"(?<![\\A-Za-z])L(?![A-Za-z])", lambda _: L, spec.latex)  # the registry's L
+    doc.add(
+        f"Loss: ${loss}$ ({typeset(spec.words)}); {steps} of gradient descent with "
+        f"learning rate $\\alpha = {number(problem.lr)}$."
+    )
 
 
 def _general_report(
@@ -1411,59 +1619,22 @@ def _general_report(
     verification: Sequence[Mapping[str, Any]] | None,
     experiment: Experiment | None,
     figures: Sequence[str],
+    submission: Submission | None,
 ) -> str:
     """The solution sheet of a layer beyond 1-D with one channel (see :func:`render_report`)."""
     problem = d.problem
-    layer = problem.layer
     doc = _Doc()
-    doc.section("The layer")
-    doc.add(escape(layer.describe()[0].upper() + layer.describe()[1:]) + ".")
-    rows = [
-        ("input", r"\mathbf{x}", layer.x_shape, "example, input channel, positions"),
-        ("weights", r"\mathbf{w}", layer.w_shape,
-         "output channel, input channel of its group, taps"),
-        ("output, target", r"\hat{\mathbf{y}}, \mathbf{y}", layer.y_shape,
-         "example, output channel, positions"),
-    ]
-    if layer.b_shape is not None:
-        rows.append(("bias", r"\mathbf{b}", layer.b_shape,
-                     "one per output channel" if layer.bias == "shared"
-                     else "output channel, positions"))
-    table = "\n".join(
-        f"{name} & ${symbol}$ & ${_shape_tex(shape)}$ & {axes} \\\\"
-        for name, symbol, shape, axes in rows
-    )
-    doc.add(
-        "\\begin{center}\n\\begin{tabular}{@{}llll@{}}\n\\toprule\n"
-        "tensor & symbol & shape & axes \\\\\n\\midrule\n" + table
-        + "\n\\bottomrule\n\\end{tabular}\n\\end{center}"
-    )
-    sizes = ", ".join(
-        f"$\\lfloor ({n} + {before} + {after} - {dil}\\cdot{k - 1} - 1)/{st} \\rfloor + 1 = {m}$"
-        for n, k, st, (before, after), dil, m in zip(
-            layer.input_shape, layer.kernel_size, layer.stride, layer.padding,
-            layer.dilation, layer.output_shape,
-        )
-    )
-    doc.add(
-        "Each output entry is a cross-correlation (no kernel flip) of its group's input "
-        f"channels with one kernel: ${layer.taps_per_output}$ products, ${layer.terms}$ in "
-        "all.  Output size per axis, "
-        "$\\lfloor (n + p_{\\text{before}} + p_{\\text{after}} - d(k-1) - 1)/s \\rfloor + 1$: "
-        + sizes + "."
-    )
-    spec = problem.loss_spec
-    doc.add(
-        f"Loss: ${spec.latex}$ ({escape(spec.words)}), summed over every output entry; "
-        f"one step of gradient descent with learning rate $\\alpha = {number(problem.lr)}$."
-    )
+    _layer_section(doc, problem)
     if d.general is not None:
         _general_closed(doc, d)
     _general_numbers(doc, d)
+    _conventions(doc, problem)
     if verification is not None:
         _verification(doc, verification)
     if experiment is not None:
-        _experiment(doc, experiment, figures)
+        _experiment(doc, experiment, figures, exercise=is_exercise(problem))
+    if submission is not None:
+        _submission(doc, submission)
     heading = escape(title if title is not None else problem.title)
     return (
         _PREAMBLE

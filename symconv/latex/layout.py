@@ -179,16 +179,37 @@ def rhs_room(eqs: Sequence[Eq]) -> float:
     return LINE_UNITS - lhs - 2.4 - TAG_UNITS
 
 
+def _glued(eq: Eq) -> Eq:
+    """``eq`` with a short last link (its value, ``= 12.8``) glued to the last piece of the
+    link before it, so that no line break can leave the value alone on a line."""
+    if len(eq.links) < 2:
+        return eq
+    *rest, before, last = eq.links
+    if len(last.pieces) != 1 or before.tag is not None or not before.pieces:
+        return eq
+    value = last.pieces[0]
+    if value.width > 12.0:
+        return eq
+    tail = before.pieces[-1]
+    joined = Piece(
+        f"{tail.text} {last.relation} {value.text}",
+        tail.width + width(last.relation) + 1.0 + value.width,
+    )
+    glued = Link([*before.pieces[:-1], joined], last.tag, before.relation)
+    return Eq(eq.lhs, [*rest, glued])
+
+
 def align(eqs: Sequence[Eq]) -> str:
     r"""The equations as one ``align*`` block, long links broken after whole pieces.
 
     A link continues the line of the link before it when it fits there and that line has
     no tag yet; otherwise it starts a line (``&= …``).  A tag goes on the last line of its
-    link, so each tagged link ends its line.
+    link, so each tagged link ends its line.  The value that ends an equation (``= 12.8``)
+    never stands alone on a line: it is glued to the piece before it (:func:`_glued`).
     """
     room = rhs_room(eqs)
     rows: list[str] = []
-    for eq in eqs:
+    for eq in map(_glued, eqs):
         eq_rows: list[str] = []
         current: str | None = None  # the open line, which later links may extend
         used = 0.0

@@ -37,7 +37,7 @@ import signal
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -219,9 +219,7 @@ def write_together(
         out_dir.mkdir(parents=True, exist_ok=True)
         _recover(out_dir, stem)
         _kill_point("recovered")
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{stem}.staging-{os.getpid()}-", dir=out_dir)
-        )
+        staging = Path(tempfile.mkdtemp(prefix=f".{stem}.staging-{os.getpid()}-", dir=out_dir))
     except OSError as exc:
         raise SymconvError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
     _kill_point("staging")
@@ -327,6 +325,27 @@ def write_report(
                 result.notes.append(f"no TeX engine found: wrote the .tex only; {INSTALL_HINT}")
         except TexError as exc:
             result.error = exc
+        if result.error is not None and submission is not None and submission.typeset:
+            # the submission's own LaTeX, set as math, is the likeliest cause: show its
+            # source instead and try once more
+            retry = render_report(
+                derivation,
+                title=title,
+                verification=checks,
+                experiment=experiment,
+                figures=list(figures),
+                submission=replace(submission, typeset=False),
+            )
+            try:
+                pdf_bytes, _ = compile_tex(retry, name=stem, files=figures, path=path)
+            except TexError:
+                pass  # keep the first error, with the .tex it came from
+            else:
+                tex, result.error = retry, None
+                result.notes.append(
+                    "TeX could not set the submission's equations as math: they are shown "
+                    "as their LaTeX source"
+                )
     files = dict(figures)
     files[f"{stem}.tex"] = tex.encode("utf-8")
     pdf_path, log_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.log"
