@@ -36,7 +36,18 @@ from symconv.symbolic.explicit import (
     explicit_size,
 )
 from symconv.terminal import cells, wrap_formula, wrap_words
-from symconv.worked import Note, Shown, conventions, is_exercise, output_sizes, shown, tensors
+from symconv.worked import (
+    CLOSED_FIELDS,
+    Note,
+    Shown,
+    closed_legend,
+    closed_rows,
+    conventions,
+    is_exercise,
+    output_sizes,
+    shown,
+    tensors,
+)
 
 __all__ = ["MAX_ROWS", "matrix_lines", "render_derivation"]
 
@@ -560,17 +571,6 @@ def _index_suffix(problem: Problem, key: str) -> str:
 
 
 # The closed-form fields of a general layer, in the order of the derivation.
-_GENERAL_FIELDS = (
-    "yhat",
-    "loss",
-    "grad_yhat",
-    "grad_w",
-    "grad_b",
-    "grad_xpad",
-    "grad_x",
-    "w_next",
-    "b_next",
-)
 
 
 def _entry_name(problem: Problem, key: str) -> str:
@@ -582,29 +582,14 @@ def _shape_text(shape: Sequence[int]) -> str:
 
 
 def _general_closed(out: _Writer, d: Derivation) -> None:
-    """The closed form in symbolic sizes, then with this layer's sizes put in."""
-    from symconv.symbolic.closed import alpha, layer_sizes
-
-    general = d.general
-    assert general is not None
-    layer = d.problem.layer
-    sizes: dict[Any, Any] = {**layer_sizes(general, layer), alpha: d.problem.lr}
+    """The closed form in symbolic sizes, then with this layer's sizes put in
+    (:func:`symconv.worked.closed_rows`)."""
     out.heading("", "Closed form (derived by SymPy from the forward pass)")
-    out.text(
-        "Indices are 1-based: β the example, c the output channel, κ the input channel "
-        "within its group, γ an input channel, iₐ outputs, jₐ taps, tₐ inputs and qₐ padded "
-        "positions along axis a; x̃ is the padded input, g = ∂L/∂ŷ and ğ is g spread out by "
-        "the stride (ğ[…, u…] = g[…, uₐ/sₐ + 1…] where every sₐ divides uₐ, else 0). The "
-        "second line of each is this layer's sizes put in."
-    )
+    out.block(_note_lines(closed_legend(d.problem), out.room))  # its math kept whole
     rows: list[Row] = []
-    for field in _GENERAL_FIELDS:
-        expr = getattr(general, field)
-        if expr is None:
-            continue
-        here = expr.xreplace(sizes)
-        links = [math(expr)] + ([math(here)] if here != expr else [])
-        rows.append((_entry_name(d.problem, field), links))
+    for row in closed_rows(d):
+        links = [math(row.general)] + ([] if row.here is None else [math(row.here)])
+        rows.append((_entry_name(d.problem, row.key), links))
     out.eqs(rows)
 
 
@@ -695,7 +680,7 @@ def _summary(out: _Writer, problem: Problem, item: Shown, closed: bool) -> None:
     out.text(f"from {fmt(item.low)} to {fmt(item.high)}", indent=inner)
     if q.given:
         return
-    if closed and item.key in _GENERAL_FIELDS:
+    if closed and item.key in CLOSED_FIELDS:
         out.text(f"every entry: {_entry_name(problem, item.key)} of the closed form", indent=inner)
     elif closed and item.key == "yhat_next":
         out.text("every entry: ŷ[β, c, i…] of the closed form with w⁽¹⁾ and b⁽¹⁾", indent=inner)

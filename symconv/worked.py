@@ -26,18 +26,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from sympy import Expr, Symbol
+
 from symconv.mathtext import fmt
 from symconv.notation import QUANTITIES, Quantity
 from symconv.problem import Problem, load_problem
 
 __all__ = [
+    "CLOSED_FIELDS",
+    "GROUP_OF_C",
+    "GROUP_OF_GAMMA",
     "AxisSize",
     "Block",
+    "ClosedRow",
     "Note",
     "Shown",
     "Span",
     "Tensor",
     "blocks",
+    "closed_legend",
+    "closed_rows",
     "conventions",
     "is_exercise",
     "output_sizes",
@@ -587,3 +595,172 @@ def shown(
         else:
             out.append(Shown(key, shape, values, "blocks", tuple(maps)))
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# the closed form of a general layer: in symbolic sizes, then with this layer's sizes
+
+# the fields of the closed form, in the order of the derivation
+CLOSED_FIELDS = (
+    "yhat",
+    "loss",
+    "grad_yhat",
+    "grad_w",
+    "grad_b",
+    "grad_xpad",
+    "grad_x",
+    "w_next",
+    "b_next",
+)
+# the 0-based group of output channel c, ⌊G(c − 1)/C_out⌋, and of input channel γ
+GROUP_OF_C = Symbol("Γ_c")
+GROUP_OF_GAMMA = Symbol("Γ_γ")
+_MAX_CASES = 4096  # a floor is settled by trying every value of its indices, up to this many
+
+
+@dataclass(frozen=True)
+class ClosedRow:
+    """One quantity of the closed form: ``general`` in symbolic sizes (the channel groups
+    named :data:`GROUP_OF_C`, :data:`GROUP_OF_GAMMA`), ``here`` with this layer's sizes
+    put in and simplified (None when it is the same expression)."""
+
+    key: str
+    general: Expr
+    here: Expr | None
+
+
+def closed_legend(problem: Problem) -> Note:
+    """What the closed form's indices and helper names mean (both printers show it)."""
+    layer = problem.layer
+    groups = layer.in_channels > 1 or layer.out_channels > 1
+    parts: list[str | Span] = [
+        "are 1-based: ",
+        _m("β", "\\beta"),
+        " the example, ",
+        _m("c", "c"),
+        " the output channel, ",
+        _m("κ", "\\kappa"),
+        " the input channel within its group, ",
+        _m("γ", "\\gamma"),
+        " an input channel, and per axis ",
+        _m("a", "a"),
+        ": ",
+        _m("iₐ", "i_a"),
+        " the output, ",
+        _m("jₐ", "j_a"),
+        " the tap, ",
+        _m("tₐ", "t_a"),
+        " the input and ",
+        _m("qₐ", "q_a"),
+        " the padded position; ",
+        _m("x̃", "\\tilde{x}"),
+        " is the padded input, ",
+        _m("g = ∂L/∂ŷ", "g = \\partial \\mathcal{L}/\\partial \\hat{y}"),
+        ", and ",
+        _m("ğ", "\\breve{g}"),
+        " is g spread out by the stride (at ",
+        _m("uₐ", "u_a"),
+        " it is g at ",
+        _m("uₐ/sₐ + 1", "u_a/s_a + 1"),
+        " where every ",
+        _m("sₐ", "s_a"),
+        " divides ",
+        _m("uₐ", "u_a"),
+        ", else 0)",
+    ]
+    if groups:
+        parts += [
+            "; ",
+            _m("Γ_c = ⌊G(c − 1)/C_out⌋", "\\Gamma_{c} = \\lfloor G(c-1)/C_{\\text{out}} \\rfloor"),
+            " is the group of output channel ",
+            _m("c", "c"),
+            " and ",
+            _m(
+                "Γ_γ = ⌊G(γ − 1)/C_in⌋",
+                "\\Gamma_{\\gamma} = \\lfloor G(\\gamma-1)/C_{\\text{in}} \\rfloor",
+            ),
+            " that of input channel ",
+            _m("γ", "\\gamma"),
+            ", counted from 0",
+        ]
+    parts.append(
+        ". Only the forward pass and the loss are written down; SymPy differentiates the "
+        "index sums and solves each index equation for the Kronecker deltas, which gives "
+        "the backward pass. The second line of each puts in this layer's sizes."
+    )
+    return _note("Indices", *parts)
+
+
+def _settle_floors(expr: Expr, ranges: dict[Symbol, tuple[int, int]]) -> Expr:
+    """``expr`` with each free channel index that has one value replaced by it, and each
+    ``⌊…⌋`` of channel indices that takes one value over all of their range replaced by
+    that value (with one group, the group of channel γ, ``⌊(γ − 1)/C_in⌋``, is 0 for
+    every γ): checked on every index value, not assumed."""
+    from itertools import product
+
+    from sympy import Integer, floor
+
+    # a channel index with one value (one input channel: γ = 1) is that value
+    expr = expr.xreplace(
+        {
+            index: Integer(lo)
+            for index, (lo, hi) in ranges.items()
+            if lo == hi and index in expr.free_symbols
+        }
+    )
+    changed = True
+    while changed:
+        changed = False
+        for term in sorted(expr.atoms(floor), key=lambda f: len(str(f))):
+            free = sorted(term.free_symbols, key=str)
+            if not free or any(symbol not in ranges for symbol in free):
+                continue
+            spans = [range(ranges[s][0], ranges[s][1] + 1) for s in free]
+            if _math.prod(len(span) for span in spans) > _MAX_CASES:
+                continue
+            values = {term.xreplace(dict(zip(free, case))) for case in product(*spans)}
+            if len(values) == 1:
+                expr = expr.xreplace({term: Integer(values.pop())})
+                changed = True
+                break
+    return expr
+
+
+def _name_groups(expr: Expr, symbols: Any) -> Expr:
+    """``expr`` with the group floors of output channel c and input channel γ named."""
+    from sympy import floor
+
+    names = {symbols.c: GROUP_OF_C, symbols.gamma: GROUP_OF_GAMMA}
+    found = {}
+    for term in expr.atoms(floor):
+        channels = [index for index in names if index in term.free_symbols]
+        if len(channels) == 1:
+            found[term] = names[channels[0]]
+    return expr.xreplace(found)
+
+
+def closed_rows(d: Any) -> list[ClosedRow]:
+    """The closed form of ``d`` (a :class:`~symconv.derivation.Derivation` with a general
+    closed form), one row per field of :data:`CLOSED_FIELDS` that the layer has."""
+    from symconv.symbolic.closed import alpha, layer_sizes
+
+    general = d.general
+    if general is None:
+        return []
+    sizes: dict[Any, Any] = {**layer_sizes(general, d.problem.layer), alpha: d.problem.lr}
+    S = general.symbols
+    channels = (S.beta, S.c, S.kappa, S.gamma)
+    ranges = {
+        index: (int(lo.xreplace(sizes)), int(hi.xreplace(sizes)))
+        for index, (lo, hi) in S.ranges(d.problem.layer.padding_mode == "circular").items()
+        if index in channels
+    }
+    rows = []
+    for key in CLOSED_FIELDS:
+        expr = getattr(general, key, None)
+        if expr is None:
+            continue
+        here = _settle_floors(expr.xreplace(sizes), ranges)
+        named = _name_groups(expr, S)
+        rows.append(ClosedRow(key, named, None if here == expr else here))
+    return rows

@@ -337,11 +337,11 @@ def test_matrix_lines_align_on_the_decimal_point() -> None:
 
 
 def test_closed_form_breaks_before_top_level_terms() -> None:
-    text = render_raw("conv2d_small", 80)
-    # the forward closed form with this layer's sizes: broken before "+ b[c]", not
-    # inside the index brackets of x̃
-    assert "w[c, κ, j₁, j₂]·x̃[β, 2c + κ − 2, i₁ + j₁ − 1, i₂ + j₂ − 1]\n" in text
-    assert re.search(r"\n +\+ b\[c\]\n", text)
+    text = render_raw("conv2d_small", 74)
+    # the forward closed form with this layer's sizes at a width where it does not fit:
+    # broken before "+ b₁", not inside the index brackets of x̃
+    assert "w[1, κ, j₁, j₂]·x̃[1, κ, i₁ + j₁ − 1, i₂ + j₂ − 1]\n" in text
+    assert re.search(r"\n +\+ b₁\n", text)
 
 
 def test_piped_output_is_not_wrapped_and_honours_columns() -> None:

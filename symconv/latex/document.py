@@ -61,6 +61,8 @@ from symconv.worked import (
     Block,
     Note,
     Shown,
+    closed_legend,
+    closed_rows,
     conventions,
     is_exercise,
     output_sizes,
@@ -1472,101 +1474,24 @@ _GENERAL_CLOSED = (
         "grad_xpad",
     ),
     (rf"\frac{{\partial {L}}}{{\partial x_{{\beta, \gamma, \mathbf{{t}}}}}}", "grad_x"),
+    (r"w^{(1)}_{c, \kappa, \mathbf{j}}", "w_next"),
+    (r"b^{(1)}_{c}", "b_next"),  # untied: b^{(1)}_{c, i}
 )
 
 
-_MAX_CASES = 4096
-
-
-def _settle_floors(expr: Expr, ranges: Mapping[Symbol, tuple[int, int]]) -> Expr:
-    """``expr`` with each free channel index that has one value replaced by it, and each
-    ``⌊…⌋`` of channel indices that takes one value over all of their range replaced by
-    that value (with one group, the group of channel γ, ``⌊(γ − 1)/C_in⌋``, is 0 for
-    every γ): checked on every index value, not assumed."""
-    from itertools import product
-
-    from sympy import Integer, floor
-
-    # a channel index with one value (one input channel: γ = 1) is that value
-    expr = expr.xreplace(
-        {
-            index: Integer(lo)
-            for index, (lo, hi) in ranges.items()
-            if lo == hi and index in expr.free_symbols
-        }
-    )
-    changed = True
-    while changed:
-        changed = False
-        for term in sorted(expr.atoms(floor), key=lambda f: len(str(f))):
-            free = sorted(term.free_symbols, key=str)
-            if not free or any(symbol not in ranges for symbol in free):
-                continue
-            spans = [range(ranges[s][0], ranges[s][1] + 1) for s in free]
-            if math.prod(len(span) for span in spans) > _MAX_CASES:
-                continue
-            values = {term.xreplace(dict(zip(free, case))) for case in product(*spans)}
-            if len(values) == 1:
-                expr = expr.xreplace({term: Integer(values.pop())})
-                changed = True
-                break
-    return expr
-
-
-def _name_groups(expr: Expr, S: Any) -> Expr:
-    """``expr`` with the 0-based group of output channel c, ``⌊G(c − 1)/C_out⌋``, written
-    ``Γ_c``, and that of input channel γ, ``⌊G(γ − 1)/C_in⌋``, written ``Γ_γ``."""
-    from sympy import floor
-
-    names = {S.c: Symbol(r"\Gamma_{c}"), S.gamma: Symbol(r"\Gamma_{\gamma}")}
-    found = {}
-    for term in expr.atoms(floor):
-        channels = [index for index in names if index in term.free_symbols]
-        if len(channels) == 1:
-            found[term] = names[channels[0]]
-    return expr.xreplace(found)
-
-
 def _general_closed(doc: _Doc, d: Derivation) -> None:
-    """The closed form in symbolic sizes, derived by SymPy, then with the layer's sizes."""
-    from symconv.symbolic.closed import alpha, layer_sizes
-
-    general = d.general
-    assert general is not None
-    sizes: dict[Any, Any] = {**layer_sizes(general, d.problem.layer), alpha: d.problem.lr}
+    """The closed form in symbolic sizes, derived by SymPy, then with the layer's sizes
+    (:func:`symconv.worked.closed_rows`)."""
     doc.section("The general solution")
-    doc.add(
-        "Only the forward pass and the loss are written down; SymPy differentiates the index "
-        "sums and eliminates the Kronecker deltas by solving each index equation, which gives "
-        "the backward pass.  Indices are 1-based: $\\beta$ the example, $c$ the output "
-        "channel, $\\kappa$ the input channel within its group, $\\gamma$ an input channel, "
-        "$\\mathbf{i}$ the output, $\\mathbf{j}$ the tap, $\\mathbf{t}$ the input and "
-        "$\\mathbf{q}$ the padded position (one index per axis); $\\tilde{x}$ is the padded "
-        "input and $\\breve{g}$ is $g = \\partial " + L + "/\\partial \\hat{y}$ spread out by "
-        "the stride ($\\breve{g}$ at $u_a$ is $g$ at $u_a/s_a + 1$ where every $s_a$ divides "
-        "$u_a$, else 0); $\\Gamma_{c} = \\lfloor G(c-1)/C_{\\text{out}} \\rfloor$ is the "
-        "group of output channel $c$ and "
-        "$\\Gamma_{\\gamma} = \\lfloor G(\\gamma-1)/C_{\\text{in}} \\rfloor$ that of input "
-        "channel $\\gamma$, counted from 0.  The second line of each equation puts in this "
-        "layer's sizes."
-    )
-    S = general.symbols
-    channels = (S.beta, S.c, S.kappa, S.gamma)
-    ranges = {
-        index: (int(lo.xreplace(sizes)), int(hi.xreplace(sizes)))
-        for index, (lo, hi) in S.ranges(d.problem.layer.padding_mode == "circular").items()
-        if index in channels
-    }
-    for lhs, key in _GENERAL_CLOSED:
-        expr = getattr(general, key)
-        if expr is None:
-            continue
-        if key == "grad_b" and d.problem.bias == "untied":
-            lhs = rf"\frac{{\partial {L}}}{{\partial b_{{c, \mathbf{{i}}}}}}"
-        here = _settle_floors(expr.xreplace(sizes), ranges)
-        body = f"{lhs} = {latex(_name_groups(expr, S))}"
-        if here != expr:
-            body += f" = {latex(here)}"
+    doc.add(note_tex(closed_legend(d.problem)))
+    lhs_of = {key: lhs for lhs, key in _GENERAL_CLOSED}
+    if d.problem.bias == "untied":
+        lhs_of["grad_b"] = rf"\frac{{\partial {L}}}{{\partial b_{{c, \mathbf{{i}}}}}}"
+        lhs_of["b_next"] = r"b^{(1)}_{c, \mathbf{i}}"
+    for row in closed_rows(d):
+        body = f"{lhs_of[row.key]} = {latex(row.general)}"
+        if row.here is not None:
+            body += f" = {latex(row.here)}"
         doc.add(f"\\begin{{dmath*}}\n{body}\n\\end{{dmath*}}")
 
 

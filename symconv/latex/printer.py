@@ -31,6 +31,8 @@ _STEMS = {
     "β": r"\beta",
     "γ": r"\gamma",
     "κ": r"\kappa",
+    "Γ_c": r"\Gamma_{c}",  # the channel groups of the closed form (symconv.worked)
+    "Γ_γ": r"\Gamma_{\gamma}",
 }
 # the closed form's per-axis and channel names: j_1 → j_{1}, C_in → C_{\text{in}}
 _SUBSCRIPTED = re.compile(r"([A-Za-z]+'?)_([0-9]+|[a-z]+)")
