@@ -1098,13 +1098,31 @@ def test_pretty_is_reexported_by_the_report() -> None:
     assert pretty.pretty(r"\frac{\partial L}{\partial w_1}") == "∂L/∂w₁"
 
 
-def test_a_row_against_a_column_gives_no_diagnosis_not_a_checker_failure() -> None:
-    """Found by `make fuzz` (mutation-02700): a written row of three entries, one of them
-    ``b1.2`` (the shared bias times 1.2), made the bias diagnoser add a 3×1 truth to a 1×3
-    side; SymPy's ShapeError turned the whole equation into 'checker failure'.  The verdict
-    is incorrect (entry 3 is 6b/5, the truth's is not) and no diagnosis is made."""
-    problem = load_problem("tests/data/check/corpus/mathematician/n4k3_p1_shared.toml")
-    text = "$$w^{+} = w - \\eta\\, \\nabla_w \\mathcal{L} = (1, -0.9, b1.2)^\\top$$\n"
+@pytest.mark.parametrize(
+    ("problem_file", "text"),
+    [
+        (
+            "tests/data/check/corpus/mathematician/n4k3_p1_shared.toml",
+            "$$w^{+} = w - \\eta\\, \\nabla_w \\mathcal{L} = (1, -0.9, b1.2)^\\top$$\n",
+        ),
+        # the output written as 1 ⋆ w + b (3 entries) where ŷ has 4 (mutation-06683)
+        (
+            "tests/data/check/corpus/blog/n6k3_shared.toml",
+            "$$o_1 = 3$$\n\n$$o = 1 \\star w + b$$\n",
+        ),
+    ],
+)
+def test_a_side_of_another_shape_gives_no_diagnosis_not_a_checker_failure(
+    problem_file: str, text: str
+) -> None:
+    """Found by `make fuzz` (mutation-02700, mutation-06683): a side whose shape differs
+    from the truth's (a 1×3 row for a 3×1 column; 3 entries for 4) made a diagnoser add
+    matrices of two shapes; SymPy's ShapeError turned the equation into 'checker failure'.
+    The verdict is incorrect and no diagnosis is made."""
+    problem = load_problem(problem_file)
     result = check_text(text, problem, name="row", time_limit=20.0)
+    result["equations"] = [
+        e for e in result["equations"] if "star" in e["latex"] or "eta" in e["latex"]
+    ]
     [equation] = result["equations"]
     assert (equation["verdict"], equation.get("reason")) == ("incorrect", None), equation
