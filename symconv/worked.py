@@ -622,7 +622,8 @@ _MAX_CASES = 4096  # a floor is settled by trying every value of its indices, up
 class ClosedRow:
     """One quantity of the closed form: ``general`` in symbolic sizes (the channel groups
     named :data:`GROUP_OF_C`, :data:`GROUP_OF_GAMMA`), ``here`` with this layer's sizes
-    put in and simplified (None when it is the same expression)."""
+    put in and simplified — one-valued floors and indices put in, sums over one value
+    replaced by their term (None when it is the same expression)."""
 
     key: str
     general: Expr
@@ -726,6 +727,35 @@ def _settle_floors(expr: Expr, ranges: dict[Symbol, tuple[int, int]]) -> Expr:
     return expr
 
 
+def _one_term_sums(expr: Expr) -> Expr:
+    """``expr`` with every sum over a range of one value replaced by its one term
+    (``Σ[β=1..1] f(β)`` → ``f(1)``, as a layer of batch 1 or one channel has)."""
+    from sympy import Integer, Sum
+
+    def collapse(total: Any) -> Any:
+        fixed: dict[Any, Any] = {}
+        kept = []
+        for variable, low, high in total.limits:
+            low, high = low.xreplace(fixed), high.xreplace(fixed)
+            if low.is_Integer and high.is_Integer and low == high:
+                fixed[variable] = Integer(low)
+            else:
+                kept.append((variable, low, high))
+        if not fixed:
+            return total
+        body = total.function.xreplace(fixed)
+        # an inner range may name an outer variable that now has its value
+        kept = [(v, lo.xreplace(fixed), hi.xreplace(fixed)) for v, lo, hi in kept]
+        return Sum(body, *kept) if kept else body
+
+    changed = True
+    while changed:  # nested sums: an inner one may collapse once the outer one has
+        new = expr.replace(lambda e: isinstance(e, Sum), collapse)
+        changed = new != expr
+        expr = new
+    return expr
+
+
 def _name_groups(expr: Expr, symbols: Any) -> Expr:
     """``expr`` with the group floors of output channel c and input channel γ named."""
     from sympy import floor
@@ -760,7 +790,7 @@ def closed_rows(d: Any) -> list[ClosedRow]:
         expr = getattr(general, key, None)
         if expr is None:
             continue
-        here = _settle_floors(expr.xreplace(sizes), ranges)
+        here = _one_term_sums(_settle_floors(expr.xreplace(sizes), ranges))
         named = _name_groups(expr, S)
         rows.append(ClosedRow(key, named, None if here == expr else here))
     return rows

@@ -42,8 +42,8 @@ def test_derive_summarises_a_2d_layer() -> None:
     assert "ŷ  1×1×3×3  example, output channel, positions" in text
     assert "ŷ[1, 1] = ⎡4  9 6⎤" in text  # by hand, see the module docstring
     # the closed form's input gradient with this layer's sizes put in: one example
-    # (β = 1) and one group (γ's group is 0, so the kernel's channel is γ itself)
-    assert "w[c, γ, j₁, j₂]·ğ[1, c, t₁ − j₁, t₂ − j₂]" in text
+    # (β = 1), one output channel (c = 1) and one group (the kernel's channel is γ)
+    assert "w[1, γ, j₁, j₂]·ğ[1, 1, t₁ − j₁, t₂ − j₂]" in text
     assert "Closed form (derived by SymPy from the forward pass)" in text
 
 
