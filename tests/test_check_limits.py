@@ -93,14 +93,19 @@ def test_reading_a_document_takes_linear_time(name: str) -> None:
 
 
 def test_the_issue_inputs_are_read_quickly() -> None:
-    """Absolute: 20,000 tiny blocks and a 1 MB line of `$` in well under a second each."""
+    """The issue's inputs no longer take minutes: 20,000 tiny blocks and a 1 MB line of `$`
+    (minutes and over a minute before; about 0.5 s each now on an idle machine), and the
+    244-byte display (27 s before; under a millisecond now).  The bounds are far above
+    today's times, so a loaded machine (a CI run beside a fuzzing run: 1.07 s once) does
+    not fail them, and far below the old ones, so the super-linear reader is caught; the
+    growth itself is asserted by test_reading_a_document_takes_linear_time."""
     blocks = "$$a = 1$$\n" * 20_000
-    assert _seconds(read_equations, blocks, repeat=1) < 1.0
+    assert _seconds(read_equations, blocks, repeat=1) < 10.0
     assert len(read_equations(blocks)) == 20_000
-    assert _seconds(read_equations, "$" * 1_000_000, repeat=1) < 1.0
+    assert _seconds(read_equations, "$" * 1_000_000, repeat=1) < 10.0
     assert read_equations("$" * 1_000_000) == []
     text = "$$" + r"\text{a} " * 27 + "x = 1$$\n"  # the 244-byte display of the issue
-    assert _seconds(read_equations, text) < 0.01
+    assert _seconds(read_equations, text) < 0.5
     assert [e.latex.split()[-3:] for e in read_equations(text)] == [["x", "=", "1"]]
 
 
@@ -110,7 +115,7 @@ def test_normalising_and_parsing_long_text_is_linear() -> None:
     start = time.perf_counter()
     with pytest.raises(ParseFailure, match="too long"):
         parse_equation("x = " + "1 + " * 1_000_000)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 5.0  # refused before any rule reads it
 
 
 # --- workers -------------------------------------------------------------------------------
