@@ -304,14 +304,18 @@ def write_report(
         for number, plot in enumerate(experiment.plots, start=1):
             figures[f"{stem}-plot{number}.png"] = plot.read_bytes()
     checks = validate_checks(list(verification)) if verification is not None else None
-    tex = render_report(
-        derivation,
-        title=title,
-        verification=checks,
-        experiment=experiment,
-        figures=list(figures),
-        submission=submission,
-    )
+
+    def sheet(shown: Submission | None) -> str:
+        return render_report(
+            derivation,
+            title=title,
+            verification=checks,
+            experiment=experiment,
+            figures=list(figures),
+            submission=shown,
+        )
+
+    tex = sheet(submission)
     result = ReportResult(tex=out_dir / f"{stem}.tex")
     pdf_bytes: bytes | None = None
     missing: NoEngineError | None = None
@@ -328,14 +332,7 @@ def write_report(
         if result.error is not None and submission is not None and submission.typeset:
             # the submission's own LaTeX, set as math, is the likeliest cause: show its
             # source instead and try once more
-            retry = render_report(
-                derivation,
-                title=title,
-                verification=checks,
-                experiment=experiment,
-                figures=list(figures),
-                submission=replace(submission, typeset=False),
-            )
+            retry = sheet(replace(submission, typeset=False))
             try:
                 pdf_bytes, _ = compile_tex(retry, name=stem, files=figures, path=path)
             except TexError:
