@@ -20,12 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BIAS_MODES",
     "GRADIENT_OF",
     "QUANTITIES",
     "ROLES",
     "WORD_SUBSCRIPTS",
+    "BiasNotation",
     "Quantity",
     "Role",
+    "bias_notation",
     "quantity",
     "role_of_key",
 ]
@@ -209,3 +212,59 @@ def quantity(key: str) -> Quantity:
         return QUANTITIES[key]
     except KeyError:
         raise KeyError(f"unknown quantity {key!r} (known: {', '.join(QUANTITIES)})") from None
+
+
+@dataclass(frozen=True)
+class BiasNotation:
+    """How a bias mode of a 1-D one-channel layer is written and differentiated.
+
+    ``per_output``: one bias b_i per output (``b₁ … b_m``) rather than one ``b`` for all;
+    ``jacobian``: ∂ŷ/∂b is the m×m identity (``"identity"``), a column of ones (``"ones"``)
+    or there is no bias (None).  Printers, the question sheet and the worked model ask this
+    registry instead of comparing the mode's name.
+
+    Example:
+        >>> bias_notation("untied").entries(3), bias_notation("shared").entries(3)
+        (3, 1)
+        >>> bias_notation("untied").unicode_name(1), bias_notation("shared").latex_name(1)
+        ('b₂', 'b')
+    """
+
+    mode: str
+    present: bool
+    per_output: bool
+    jacobian: str | None
+
+    def entries(self, m: int) -> int:
+        """How many bias parameters a layer with ``m`` outputs has."""
+        return (m if self.per_output else 1) if self.present else 0
+
+    def index(self, i: int) -> int:
+        """The bias parameter that output ``i`` (0-based) adds."""
+        return i if self.per_output else 0
+
+    def unicode_name(self, i: int) -> str:
+        """``b₂`` (per output, 0-based ``i``) or ``b``."""
+        if not self.per_output:
+            return "b"
+        digits = str(i + 1).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+        return f"b{digits}"
+
+    def latex_name(self, i: int) -> str:
+        """``b_{2}`` (per output, 0-based ``i``) or ``b``."""
+        return f"b_{{{i + 1}}}" if self.per_output else "b"
+
+
+BIAS_MODES: dict[str, BiasNotation] = {
+    "untied": BiasNotation("untied", present=True, per_output=True, jacobian="identity"),
+    "shared": BiasNotation("shared", present=True, per_output=False, jacobian="ones"),
+    "none": BiasNotation("none", present=False, per_output=False, jacobian=None),
+}
+
+
+def bias_notation(mode: str) -> BiasNotation:
+    """The registry entry of a bias mode; KeyError names the modes."""
+    try:
+        return BIAS_MODES[mode]
+    except KeyError:
+        raise KeyError(f"unknown bias mode {mode!r} (known: {', '.join(BIAS_MODES)})") from None

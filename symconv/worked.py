@@ -29,7 +29,7 @@ from typing import Any
 from sympy import Expr, Symbol
 
 from symconv.mathtext import fmt
-from symconv.notation import QUANTITIES, Quantity
+from symconv.notation import QUANTITIES, Quantity, bias_notation
 from symconv.problem import Problem, load_problem
 
 __all__ = [
@@ -147,9 +147,10 @@ def pytorch_differences(problem: Problem) -> list[str]:
         out.append(f"dilation {_axes(layer.dilation)} (default 1)")
     if layer.groups != 1:
         out.append(f"{layer.groups} groups (default 1)")
-    if layer.bias == "untied":
+    bias = bias_notation(layer.bias)
+    if bias.per_output:
         out.append("an untied bias, one per output entry (PyTorch's bias is shared)")
-    elif layer.bias == "none":
+    elif not bias.present:
         out.append("no bias (bias=False)")
     return out
 
@@ -479,7 +480,8 @@ def tensors(problem: Problem) -> list[Tensor]:
         Tensor("w", layer.w_shape, "output channel, input channel of its group, taps"),
     ]
     if layer.b_shape is not None:
-        axes = "one per output channel" if layer.bias == "shared" else "output channel, positions"
+        per_output = bias_notation(layer.bias).per_output
+        axes = "output channel, positions" if per_output else "one per output channel"
         out.append(Tensor("b", layer.b_shape, axes))
     if problem.loss_spec.has_target:
         out.append(Tensor("y", layer.y_shape, "example, output channel, positions"))

@@ -25,7 +25,9 @@ from symconv.latex.compiler import TexError, compile_tex
 from symconv.latex.escape import escape
 from symconv.latex.printer import number
 from symconv.latex.report import ReportResult, safe_stem, write_together
+from symconv.notation import bias_notation
 from symconv.problem import Problem
+from symconv.worked1d import outline
 
 __all__ = ["render_sheet", "write_sheet"]
 
@@ -57,6 +59,14 @@ def _vector(values: Sequence[Any]) -> str:
 
 def _positions(count: int) -> str:
     return "one position" if count == 1 else f"{count} positions"
+
+
+_BIAS_WORDS = {  # the sheet's words for each mode of notation.BIAS_MODES
+    "shared": r"a shared bias: one number $b$ is added to every output.",
+    "untied": r"an untied bias: each output $\hat{y}_i$ has its own bias $b_i$ "
+    r"($\mathbf{b}$ has one entry per output).",
+    "none": "no bias.",
+}
 
 
 def _layer_items(problem: Problem) -> list[str]:
@@ -91,15 +101,7 @@ def _layer_items(problem: Problem) -> list[str]:
             rf"dilation $d = {d}$: neighbouring taps of the kernel read entries {d} "
             "positions apart;"
         )
-    if problem.bias == "shared":
-        items.append(r"a shared bias: one number $b$ is added to every output.")
-    elif problem.bias == "untied":
-        items.append(
-            r"an untied bias: each output $\hat{y}_i$ has its own bias $b_i$ "
-            r"($\mathbf{b}$ has one entry per output)."
-        )
-    else:
-        items.append("no bias.")
+    items.append(_BIAS_WORDS[problem.bias])
     return items
 
 
@@ -126,53 +128,94 @@ def _numbers(problem: Problem) -> str:
     assert problem.x is not None and problem.w is not None and problem.y is not None
     rows = [rf"$\mathbf{{x}} = {_vector(problem.x)}$", rf"$\mathbf{{w}} = {_vector(problem.w)}$"]
     bias = problem.b_values
-    if problem.bias == "shared" and bias is not None:
-        rows.append(rf"$b = {number(bias[0])}$")
-    elif problem.bias == "untied" and bias is not None:
+    if bias is not None and bias_notation(problem.bias).per_output:
         rows.append(rf"$\mathbf{{b}} = {_vector(bias)}$")
+    elif bias is not None:
+        rows.append(rf"$b = {number(bias[0])}$")
     rows.append(rf"$\mathbf{{y}} = {_vector(problem.y)}$")
     rows.append(rf"learning rate $\alpha = {number(problem.lr)}$")
     return "\\begin{flushleft}\n" + " \\\\\n".join(rows) + "\n\\end{flushleft}"
 
 
+def _name(key: str, per_output: bool) -> str:
+    """A quantity as the sheet writes it (inline math): ∂L/∂w as a fraction, a shared bias
+    as the scalar b."""
+    b = r"\mathbf{b}" if per_output else "b"
+    return {
+        "grad_yhat": _d(_L, _YHAT),
+        "grad_w": _d(_L, _W),
+        "grad_b": _d(_L, b),
+        "grad_x": _d(_L, _X),
+        "w_next": r"\mathbf{w}^{(1)}",
+        "b_next": rf"{b}^{{(1)}}",
+    }[key]
+
+
+def _and(names: Sequence[str]) -> str:
+    """``$a$``, ``$a$ and $b$``, ``$a$, $b$ and $c$``."""
+    math = [f"${name}$" for name in names]
+    return math[0] if len(math) == 1 else ", ".join(math[:-1]) + " and " + math[-1]
+
+
 def _tasks(problem: Problem) -> tuple[list[str], list[str]]:
-    """The tasks with symbols, and with the numbers (no bias: nothing asked about b)."""
-    bias = problem.bias != "none"
-    b = "b" if problem.bias == "shared" else r"\mathbf{b}"
-    grads = rf"${_d(_L, _W)}$"
-    if bias:
-        grads += rf", ${_d(_L, b)}$"
-    grads += rf" and ${_d(_L, _X)}$"
-    params = r"$\mathbf{w}^{(1)}$" + (rf" and ${b}^{{(1)}}$" if bias else "")
-    with_bias = " plus its bias" if bias else ""
-    symbols = [
-        r"\emph{Forward pass.} Determine the output length $m$ from $n, k, s, p, d$ and write "
-        rf"every output $\hat{{y}}_i$, $i = 1, \dots, m$, as the sum of products of kernel "
-        f"and input entries{with_bias} (padded positions included where a window reaches "
-        "them).",
-        rf"\emph{{Loss.}} Write ${_L}$ in terms of the outputs $\hat{{y}}_i$ and the "
-        "targets $y_i$.",
-        rf"\emph{{Backward pass.}} Derive ${_d(_L, _YHAT)}$; then, with the chain rule, "
-        f"{grads}, entry by entry.",
-        rf"\emph{{Update.}} Write {params} after one step of gradient descent with learning "
-        r"rate $\alpha$.",
+    """The tasks with symbols, and with the numbers: the sections of the worked derivation
+    (:func:`symconv.worked1d.outline`, the report's sections) with the answers left out —
+    no bias, nothing asked about b."""
+    bias = bias_notation(problem.bias)
+    parts = {part.key: part.quantities for part in outline(problem)}
+    gradients = [
+        _name(key, bias.per_output)
+        for key in parts
+        if key.startswith("grad_") and key != "grad_yhat"
     ]
-    numbers = [
-        rf"Compute the outputs $\hat{{\mathbf{{y}}}}$ and the loss ${_L}$.",
-        rf"Compute ${_d(_L, _YHAT)}$, {grads}.",
-        f"Compute {params}.",
-        r"Run the forward pass again with the updated parameters: give "
-        rf"$\hat{{\mathbf{{y}}}}^{{(1)}}$ and the new loss ${_L}^{{(1)}}$. Did the step lower "
-        "the loss?",
-    ]
+    grads = _and(gradients)
+    params = _and([_name(key, bias.per_output) for key in parts["update"]])
+    with_bias = " plus its bias" if bias.present else ""
+    tasks = {
+        "forward": (
+            r"\emph{Forward pass.} Determine the output length $m$ from $n, k, s, p, d$ and "
+            rf"write every output $\hat{{y}}_i$, $i = 1, \dots, m$, as the sum of products of "
+            f"kernel and input entries{with_bias} (padded positions included where a window "
+            "reaches them).",
+            rf"Compute the outputs $\hat{{\mathbf{{y}}}}$ and the loss ${_L}$.",
+        ),
+        "loss": (
+            rf"\emph{{Loss.}} Write ${_L}$ in terms of the outputs $\hat{{y}}_i$ and the "
+            "targets $y_i$.",
+            None,
+        ),
+        "grad_yhat": (
+            rf"\emph{{Backward pass.}} Derive ${_name('grad_yhat', bias.per_output)}$; then, "
+            f"with the chain rule, {grads}, entry by entry.",
+            rf"Compute ${_name('grad_yhat', bias.per_output)}$, {grads}.",
+        ),
+        "update": (
+            rf"\emph{{Update.}} Write {params} after one step of gradient descent with "
+            r"learning rate $\alpha$.",
+            f"Compute {params}.",
+        ),
+        "after": (
+            None,
+            r"Run the forward pass again with the updated parameters: give "
+            rf"$\hat{{\mathbf{{y}}}}^{{(1)}}$ and the new loss ${_L}^{{(1)}}$. Did the step "
+            "lower the loss?",
+        ),
+    }
+    symbols: list[str] = []
+    numbers: list[str] = []
+    for key in parts:
+        with_symbols, with_numbers = tasks.get(key, (None, None))
+        if with_symbols is not None:
+            symbols.append(with_symbols)
+        if with_numbers is not None:
+            numbers.append(with_numbers)
     return symbols, numbers
 
 
 def _enumerate(items: Sequence[str], start: int = 1) -> str:
     body = "\n".join(f"  \\item {item}" for item in items)
     return (
-        f"\\begin{{enumerate}}\n  \\setcounter{{enumi}}{{{start - 1}}}\n{body}\n"
-        "\\end{enumerate}"
+        f"\\begin{{enumerate}}\n  \\setcounter{{enumi}}{{{start - 1}}}\n{body}\n\\end{{enumerate}}"
     )
 
 
@@ -221,12 +264,13 @@ def render_sheet(
         r"$\hat{\mathbf{y}} = (\hat{y}_1, \dots, \hat{y}_m)$, each output the weighted sum of "
         r"one window of the (padded) input, $w_1$ weighting the window's first entry. "
         "Indices start at 1.",
-        "\\begin{itemize}\n" + "\n".join(f"  \\item {item}" for item in _layer_items(problem))
+        "\\begin{itemize}\n"
+        + "\n".join(f"  \\item {item}" for item in _layer_items(problem))
         + "\n\\end{itemize}",
         r"The loss compares the outputs with the targets $\mathbf{y}$: it is "
         + _loss_text(problem),
         r"Training takes one step of plain gradient descent with learning rate $\alpha$ on "
-        + (r"the kernel and the bias." if problem.bias != "none" else "the kernel."),
+        + (r"the kernel and the bias." if bias_notation(problem.bias).present else "the kernel."),
         r"\section*{Your numbers}",
         _numbers(problem),
         r"\section*{Tasks}",

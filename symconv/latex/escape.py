@@ -163,8 +163,9 @@ _MATH_OPERATORS = {
 }
 _RELATIONS = {"=", "≈", "≠", "≤", "≥", "<", ">"}
 # a letter standing alone that is always a symbol in symconv's messages (the quantities,
-# sizes and indices; not "a", "I" or an equation's letter such as "(f)")
-_SYMBOL_LETTERS = frozenset("bwxygkmnpstdij")
+# sizes and indices, the letters students name outputs and indices with; not "a", "I" or
+# an equation's letter "(a)" … "(f)")
+_SYMBOL_LETTERS = frozenset("bwxygkmnpstdijhloqruvz")
 _SCRIPT = "".join(_SUBSCRIPTS) + "".join(_SUPERSCRIPTS)
 # a token: a variable (one letter, an accent, sub/superscripts), a number, a word, an
 # operator, a bracket, a space run or any other character
@@ -287,9 +288,15 @@ def typeset(text: str) -> str:
             elif kind == "var":
                 join = any(
                     p is not None and tokens[p][0] == "op" and math[p] for p in (before, after)
-                ) or (position > 0 and math[position - 1] and tokens[position - 1][0] == "var")
+                ) or (
+                    position > 0
+                    and math[position - 1]
+                    and tokens[position - 1][0] in ("var", "open")
+                )
             elif kind == "open":
-                join = right and _closes(tokens, position)
+                # ğ[u], g[u/s + 1]: a bracket that closes, after math or before it
+                glued = position > 0 and math[position - 1] and tokens[position - 1][0] == "var"
+                join = (right or glued) and _closes(tokens, position)
             elif kind == "close":
                 join = left and _opened(tokens, position, math)
             else:  # a comma between two pieces of math, (12, 16)
