@@ -1,5 +1,8 @@
 """The worked derivation in the terminal, with rich: a printer of the shared model.
 
+A 1-D one-channel layer's sections print :func:`symconv.worked1d.worked`'s equations
+(which entry reads which, with their numbers); this module only lays them out.
+
 The sections: the problem, the forward pass per output position, the loss, the
 backward pass with the chain-rule factors, the update, the forward pass after the
 update, then the conventions (:func:`symconv.worked.conventions`, true for the problem
@@ -16,25 +19,19 @@ wrapped.  The names of quantities come from :data:`symconv.notation.QUANTITIES`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
-from sympy import Add, Expr, Symbol, factor_terms
+from sympy import Add, Expr
 
 from symconv.derivation import Derivation, worked_in_1d
 from symconv.errors import UnsupportedLayerError
 from symconv.mathtext import fmt, fmt_factor, math, name, sub
-from symconv.notation import QUANTITIES
+from symconv.notation import QUANTITIES, ROLES, BiasNotation, bias_notation
 from symconv.problem import Problem
-from symconv.symbolic.closed import ClosedForm, specialize
-from symconv.symbolic.explicit import (
-    EXPLICIT_LIMIT,
-    ExplicitDerivation,
-    StepValues,
-    explicit_size,
-)
+from symconv.symbolic.explicit import EXPLICIT_LIMIT, StepValues, explicit_size
 from symconv.terminal import cells, wrap_formula, wrap_words
 from symconv.worked import (
     CLOSED_FIELDS,
@@ -48,6 +45,7 @@ from symconv.worked import (
     shown,
     tensors,
 )
+from symconv.worked1d import Closed, Equation, Factor, Term, Worked, worked
 
 __all__ = ["MAX_ROWS", "matrix_lines", "render_derivation"]
 
@@ -200,21 +198,48 @@ def _cap(rows: list[Row], what: str, total: int) -> list[Row]:
 # ---------------------------------------------------------------------------------------
 # names and small pieces
 
-
-def _x(t: int) -> str:
-    return f"x{sub(t + 1)}"
-
-
-def _w(j: int) -> str:
-    return f"w{sub(j + 1)}"
+_UPDATED = "⁽¹⁾"  # the superscript of a quantity after one step (w⁽¹⁾, ŷ⁽¹⁾)
+_BIAS_KEYS = frozenset({"b", "grad_b", "b_next"})  # indexed as the bias registry says
 
 
-def _yhat(i: int) -> str:
-    return f"ŷ{sub(i + 1)}"
+def _name(factor: Factor, bias: BiasNotation) -> str:
+    """A named entry as printed: ``w₁``, ``x₃``, ``∂L/∂ŷ₂``, ``b₁`` or ``b`` (a bias
+    parameter per output or one for all), ``w₁⁽¹⁾``, ``α``, ``L``."""
+    if factor.key == "lr":
+        return ROLES["learning_rate"].unicode
+    stem = QUANTITIES[factor.key].unicode
+    after = _UPDATED if stem.endswith(_UPDATED) else ""
+    stem = stem.removesuffix(after)
+    if factor.index is None or (factor.key in _BIAS_KEYS and not bias.per_output):
+        return stem + after
+    return stem + sub(factor.index + 1) + after
 
 
-def _d(of: str, by: str) -> str:
-    return f"∂{of}/∂{by}"
+def _lhs(eq: Equation, bias: BiasNotation) -> str:
+    """The entry an equation gives: ``∂L/∂w₂``, ``b⁽¹⁾``."""
+    return _name(Factor(eq.key, eq.index), bias)
+
+
+def _product(term: Term, bias: BiasNotation) -> str:
+    return "·".join(_name(f, bias) for f in term.factors)
+
+
+def _product_numbers(values: Sequence[Any]) -> str:
+    return "·".join(fmt_factor(v) for v in values)
+
+
+def _sum(terms: Sequence[Term], texts: Sequence[str], limit: int | None = None) -> str:
+    """The terms' texts joined by ``+`` (``−`` before a subtracted term), the first
+    ``limit`` of them then ``+ …``; ``""`` without a term."""
+    shown = len(terms) if limit is None else min(limit, len(terms))
+    text = ""
+    for number in range(shown):
+        minus = terms[number].sign < 0
+        if number == 0:
+            text = ("−" if minus else "") + texts[0]
+        else:
+            text += (" − " if minus else " + ") + texts[number]
+    return text + (" + …" if shown < len(terms) else "")
 
 
 def _vec(values: Sequence[Any] | None) -> str:
@@ -226,18 +251,13 @@ def _vec(values: Sequence[Any] | None) -> str:
     return "(" + ", ".join(shown) + ")"
 
 
-def _bias_value(problem: Problem, values: Any) -> str:
+def _bias_value(bias: BiasNotation, values: Any) -> str:
+    """The bias values: one number (one bias for all outputs) or a list."""
     if values is None:
         return "—"
-    if problem.bias == "shared":
+    if not bias.per_output:
         return fmt(values[0] if isinstance(values, tuple) else values)
     return _vec(values)
-
-
-def _bias_name(problem: Problem, i: int) -> str:
-    if problem.bias == "untied":
-        return f"b{sub(i + 1)}"
-    return "b"
 
 
 def _paren(expr: Expr) -> str:
@@ -245,16 +265,12 @@ def _paren(expr: Expr) -> str:
     return f"({text})" if isinstance(expr, Add) else text
 
 
-def _display_m(closed: ClosedForm, expr: Expr) -> Expr:
-    """``expr`` with the output-length formula shown as the symbol m."""
-    return factor_terms(expr.xreplace({closed.m: Symbol("m")}))
-
-
 # ---------------------------------------------------------------------------------------
-# sections
+# sections of a 1-D one-channel layer: printers of the model (symconv.worked1d)
 
 
-def _problem_section(out: _Writer, problem: Problem) -> None:
+def _problem_section(out: _Writer, model: Worked) -> None:
+    problem, bias = model.problem, model.bias
     s, p, d = problem.stride, problem.padding, problem.dilation
     out.heading("", problem.title)
     pad = f"{p} ({problem.padding_mode})" if p else "0"
@@ -266,12 +282,13 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
         + (numbers if problem.n < 1000 else "")
         + str(problem.m),
     )
-    bias = {
-        "untied": f"untied: one bias per output (b₁ … b{sub(problem.m)})",
-        "shared": "shared: one bias b for every output",
-        "none": "none",
-    }[problem.bias]
-    out.field("Bias", bias)
+    if not bias.present:
+        words = "none"
+    elif bias.per_output:
+        words = f"{bias.mode}: one bias per output (b₁ … b{sub(problem.m)})"
+    else:
+        words = f"{bias.mode}: one bias b for every output"
+    out.field("Bias", words)
     spec = problem.loss_spec
     out.field("Loss", f"{spec.unicode}  ({spec.words})")
     out.field("SGD", f"α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")
@@ -279,183 +296,183 @@ def _problem_section(out: _Writer, problem: Problem) -> None:
         out.field(
             "Values",
             f"x = {_vec(problem.x)}, w = {_vec(problem.w)}, "
-            f"b = {_bias_value(problem, problem.b)}, y = {_vec(problem.y)}",
+            f"b = {_bias_value(bias, problem.b)}, y = {_vec(problem.y)}",
         )
     else:
         out.field("Values", "none given: the derivation stays symbolic")
 
 
-def _general(
-    out: _Writer, closed: ClosedForm | None, problem: Problem, lhs: str, field: str
-) -> None:
-    """The closed-form formula of ``field``: general, then with this problem's s, p, d, k."""
+def _closed_of(model: Worked, key: str) -> Closed | None:
+    """The closed form of quantity ``key`` (None without one: ``--form explicit``)."""
+    for section in model.sections:
+        closed = section.closed_of(key)
+        if closed is not None:
+            return closed
+    return None
+
+
+def _general(out: _Writer, model: Worked, key: str, lhs: str) -> None:
+    """The closed-form formula of ``key``: general, then with this problem's s, p, d, k."""
+    closed = _closed_of(model, key)
     if closed is None:
         return
-    expr = getattr(closed, field)
-    if expr is None:
-        return
-    general = math(_display_m(closed, expr))
-    here = math(_display_m(closed, specialize(expr, problem)))
+    general = math(closed.general)
     rows: list[Row] = [(lhs, [general])]
-    if here != general:
-        rows.append(("here", [here]))
+    if closed.here is not None and math(closed.here) != general:
+        rows.append(("here", [math(closed.here)]))
     out.eqs(rows)
 
 
-def _forward_rows(
-    e: ExplicitDerivation, w: Sequence[Any] | None, b: Any, problem: Problem, upper: str
-) -> list[Row]:
-    """ŷᵢ = Σ wⱼ·x[...] + bᵢ, then with numbers when ``w`` is given."""
+def _forward_rows(model: Worked, equations: Sequence[Equation]) -> list[Row]:
+    """ŷᵢ = Σ wⱼ·x[...] + bᵢ, then with numbers when the model has them."""
+    bias = model.bias
     rows: list[Row] = []
-    x = problem.x
-    for i, row in enumerate(e.windows[:MAX_ROWS]):
-        taps = [(j, t) for j, t in enumerate(row) if t is not None]
-        symbolic = [f"{_w(j)}·{_x(t)}" for j, t in taps]
-        bias = _bias_name(problem, i) if problem.bias != "none" else None
-        links = [" + ".join(symbolic + ([bias] if bias else [])) or "0"]
-        if w is not None and x is not None:
-            numbers = [f"{fmt_factor(w[j])}·{fmt_factor(x[t])}" for j, t in taps]
-            if bias:
-                bias_value = b[i] if problem.bias == "untied" else b[0]
-                numbers.append(fmt_factor(bias_value))
-            value = sum((w[j] * x[t] for j, t in taps), start=0) + (
-                (b[i] if problem.bias == "untied" else b[0]) if bias else 0
-            )
-            links += [" + ".join(numbers) or "0", fmt(value, approx=True)]
-        rows.append((f"{_yhat(i)}{upper}", links))
-    return _cap(rows, "outputs", problem.m)
+    for eq in equations[:MAX_ROWS]:
+        links = [_sum(eq.terms, [_product(t, bias) for t in eq.terms]) or "0"]
+        if eq.numbers is not None:
+            links += [
+                _sum(eq.terms, [_product_numbers(v) for v in eq.numbers]) or "0",
+                fmt(eq.value, approx=True),
+            ]
+        rows.append((_lhs(eq, bias), links))
+    return _cap(rows, "outputs", len(equations))
 
 
-def _window_note(e: ExplicitDerivation) -> str:
+def _window_note(model: Worked, equations: Sequence[Equation]) -> str:
     reads = []
-    for i, row in enumerate(e.windows[: min(3, len(e.windows))]):
-        cells = ", ".join("0" if t is None else _x(t) for t in row)
-        reads.append(f"{_yhat(i)} reads ({cells})")
-    more = " …" if len(e.windows) > 3 else ""
+    for eq in equations[:3]:
+        cells = ", ".join(
+            "0" if t is None else _name(Factor("x", t), model.bias) for t in eq.window
+        )
+        reads.append(f"{_lhs(eq, model.bias)} reads ({cells})")
+    more = " …" if len(equations) > 3 else ""
     return "Windows: " + "; ".join(reads) + more
 
 
-def _loss_rows(problem: Problem, yhat: Sequence[Any] | None, loss: Any, upper: str) -> list[Row]:
-    m = problem.m
+def _loss_rows(model: Worked, eq: Equation) -> list[Row]:
+    """L = Σ ½(yᵢ − ŷᵢ)² (its terms: the pairs yᵢ, ŷᵢ), then with numbers."""
+    m = len(eq.terms)
     shown = min(m, 4)
-    spec = problem.loss_spec
-    symbolic = " + ".join(
-        f"{spec.term_factor}(y{sub(i + 1)} − ŷ{sub(i + 1)}{upper})²" for i in range(shown)
-    )
-    if m > shown:
-        symbolic += " + …"
-    if spec.averaged:
-        symbolic = f"(1/{m})·[{symbolic}]"
-    links = [symbolic]
-    if yhat is not None and problem.y is not None:
-        pieces = [f"({fmt(problem.y[i])} − {fmt(yhat[i])})²" for i in range(shown)]
-        numbers = " + ".join(spec.term_factor + piece for piece in pieces)
+    spec = model.problem.loss_spec
+
+    def pieces(texts: Sequence[tuple[str, str]]) -> str:
+        text = " + ".join(f"{spec.term_factor}({a} − {b})²" for a, b in texts[:shown])
         if m > shown:
-            numbers += " + …"
-        if spec.averaged:
-            numbers = f"(1/{m})·[{numbers}]"
-        links += [numbers, fmt(loss, approx=True)]
-    return [(f"L{upper}", links)]
+            text += " + …"
+        return f"(1/{m})·[{text}]" if spec.averaged else text
+
+    names = [(_name(t.factors[0], model.bias), _name(t.factors[1], model.bias)) for t in eq.terms]
+    links = [pieces(names)]
+    if eq.numbers is not None:
+        links += [
+            pieces([(fmt(y), fmt(yhat)) for y, yhat in eq.numbers]),
+            fmt(eq.value, approx=True),
+        ]
+    return [(_lhs(eq, model.bias), links)]
 
 
-def _backward(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues | None) -> None:
-    problem, closed = d.problem, d.closed
-    m = problem.m
+def _backward(out: _Writer, model: Worked) -> None:
+    problem, bias = model.problem, model.bias
 
     out.heading("3", "Backward pass")
     out.text("3.1  The loss with respect to each output", style="bold")
-    _general(out, closed, problem, _d("L", "ŷᵢ"), "grad_yhat")
+    _general(out, model, "grad_yhat", "∂L/∂ŷᵢ")
+    grad_yhat = model.section("grad_yhat").equations
     rows: list[Row] = []
-    for i in range(min(m, MAX_ROWS)):
-        links = [math(e.grad_yhat[i])]
-        if step is not None and problem.y is not None:
-            point = {e.symbols.yhat[i]: step.yhat[i], e.symbols.y[i]: problem.y[i]}
-            links.append(_numbers(e.grad_yhat[i], point))
-            links.append(fmt(step.grad_yhat[i], approx=True))
-        rows.append((_d("L", _yhat(i)), links))
-    out.eqs(_cap(rows, "outputs", m))
+    for eq in grad_yhat[:MAX_ROWS]:
+        links = [math(eq.expr)]
+        if eq.point:
+            links += [_numbers(eq.expr, eq.point), fmt(eq.value, approx=True)]
+        rows.append((_lhs(eq, bias), links))
+    out.eqs(_cap(rows, "outputs", len(grad_yhat)))
 
     out.text("3.2  Weights: chain rule through every output that uses wⱼ", style="bold")
+    closed = _closed_of(model, "grad_w")
     if closed is not None:
-        general = math(_display_m(closed, closed.grad_w))
-        here = math(_display_m(closed, specialize(closed.grad_w, problem)))
-        out.eqs([(_d("L", "wⱼ"), ["Σᵢ ∂L/∂ŷᵢ · ∂ŷᵢ/∂wⱼ", general]), ("here", [here])])
+        here = closed.general if closed.here is None else closed.here
+        out.eqs([("∂L/∂wⱼ", ["Σᵢ ∂L/∂ŷᵢ · ∂ŷᵢ/∂wⱼ", math(closed.general)]), ("here", [math(here)])])
         out.text("with gᵢ = ∂L/∂ŷᵢ; ∂ŷᵢ/∂wⱼ is the input under tap j of window i")
     out.text(f"∂ŷ/∂w, the window matrix ({problem.m}×{problem.k}): row i is the window of ŷᵢ")
-    out.block(_matrix_table(e, step, problem))
+    out.block(_matrix_table(model))
+    # the chain as written: each ∂L/∂ŷᵢ replaced by its expression
+    chain_of = {eq.index: _paren(eq.expr) for eq in grad_yhat}
+
+    def chain(term: Term) -> str:
+        return "·".join(
+            chain_of[f.index] if f.key == "grad_yhat" else _name(f, bias) for f in term.factors
+        )
+
+    grad_w = model.section("grad_w").equations
     rows = []
-    g = [f"∂L/∂{_yhat(i)}" for i in range(m)]
-    for j in range(min(problem.k, MAX_ROWS)):
-        users = [(i, t) for i, row in enumerate(e.windows) if (t := row[j]) is not None]
-        more = " + …" if len(users) > 4 else ""
-        factors = " + ".join(f"{g[i]}·{_x(t)}" for i, t in users[:4]) + more
-        chain = " + ".join(f"{_paren(e.grad_yhat[i])}·{_x(t)}" for i, t in users[:4]) + more
-        links = [factors or "0", chain or "0"]
-        if step is not None and problem.x is not None:
-            links.append(
-                " + ".join(
-                    f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(problem.x[t])}"
-                    for i, t in users[:4]
-                )
-                + (" + …" if len(users) > 4 else "")
-                or "0"
-            )
-            links.append(fmt(step.grad_w[j], approx=True))
-        rows.append((_d("L", _w(j)), links))
-    out.eqs(_cap(rows, "weights", problem.k))
+    for eq in grad_w[:MAX_ROWS]:
+        links = [
+            _sum(eq.terms, [_product(t, bias) for t in eq.terms], 4) or "0",
+            _sum(eq.terms, [chain(t) for t in eq.terms], 4) or "0",
+        ]
+        if eq.numbers is not None:
+            links.append(_sum(eq.terms, [_product_numbers(v) for v in eq.numbers], 4) or "0")
+            links.append(fmt(eq.value, approx=True))
+        rows.append((_lhs(eq, bias), links))
+    out.eqs(_cap(rows, "weights", len(grad_w)))
     out.text("As matrices: ∂L/∂w = (∂ŷ/∂w)ᵀ·∂L/∂ŷ, a (k×m)·(m×1) product giving k×1.")
 
-    if problem.bias != "none":
-        out.text("3.3  Bias", style="bold")
-        if problem.bias == "untied":
-            out.text("∂ŷᵢ/∂bₗ = 1 if l = i else 0: ∂ŷ/∂b is the m×m identity, so ∂L/∂bᵢ = ∂L/∂ŷᵢ")
-            rows = []
-            for i in range(min(m, MAX_ROWS)):
-                links = [f"∂L/∂{_yhat(i)}·1"]
-                if step is not None and step.grad_b is not None:
-                    links.append(fmt(step.grad_b[i], approx=True))
-                rows.append((_d("L", f"b{sub(i + 1)}"), links))
-            out.eqs(_cap(rows, "biases", m))
-        else:
-            out.text("every output adds the same b (∂ŷᵢ/∂b = 1): ∂L/∂b = Σᵢ ∂L/∂ŷᵢ")
-            links = [" + ".join(g[: min(m, 4)]) + (" + …" if m > 4 else "")]
-            if step is not None and step.grad_b is not None:
-                links.append(
-                    " + ".join(fmt_factor(v) for v in step.grad_yhat[:4])
-                    + (" + …" if m > 4 else "")
-                )
-                links.append(fmt(step.grad_b[0], approx=True))
-            out.eqs([(_d("L", "b"), links)])
+    if model.has("grad_b"):
+        _bias_gradient(out, model)
 
     asked = "not asked in the exercise; " if is_exercise(problem) else ""
     out.text(f"3.4  Input ({asked}needed to backpropagate further)", style="bold")
-    _general(out, closed, problem, _d("L", "xₜ"), "grad_x")
-    if closed is not None:
+    _general(out, model, "grad_x", "∂L/∂xₜ")
+    if _closed_of(model, "grad_x") is not None:
         out.text(
             "a full correlation of ∂L/∂ŷ with the flipped kernel: ğ[u] = g[u/s + 1] when s "
             "divides u and the output exists, else 0 (g spread out by the stride)"
         )
+    grad_x = model.section("grad_x").equations
     rows = []
-    for t in range(min(problem.n, MAX_ROWS)):
-        uses = [(i, j) for i, row in enumerate(e.windows) for j, tt in enumerate(row) if tt == t]
-        factors = " + ".join(f"{g[i]}·{_w(j)}" for i, j in uses[:4]) + (
-            " + …" if len(uses) > 4 else ""
-        )
-        links = [factors or "0 (no window reads it)"]
-        if step is not None:
-            links.append(
-                " + ".join(
-                    f"{fmt_factor(step.grad_yhat[i])}·{fmt_factor(step.w[j])}" for i, j in uses[:4]
-                )
-                + (" + …" if len(uses) > 4 else "")
-                or "0"
-            )
-            links.append(fmt(step.grad_x[t], approx=True))
-        rows.append((_d("L", _x(t)), links))
-    out.eqs(_cap(rows, "inputs", problem.n))
+    for eq in grad_x[:MAX_ROWS]:
+        links = [
+            _sum(eq.terms, [_product(t, bias) for t in eq.terms], 4) or "0 (no window reads it)"
+        ]
+        if eq.numbers is not None:
+            links.append(_sum(eq.terms, [_product_numbers(v) for v in eq.numbers], 4) or "0")
+            links.append(fmt(eq.value, approx=True))
+        rows.append((_lhs(eq, bias), links))
+    out.eqs(_cap(rows, "inputs", len(grad_x)))
 
 
-def _numbers(expr: Expr, point: dict[Any, Any]) -> str:
+# why ∂L/∂b is what it is, by the bias registry's ∂ŷ/∂b
+_BIAS_JACOBIAN = {
+    "identity": "∂ŷᵢ/∂bₗ = 1 if l = i else 0: ∂ŷ/∂b is the m×m identity, so ∂L/∂bᵢ = ∂L/∂ŷᵢ",
+    "ones": "every output adds the same b (∂ŷᵢ/∂b = 1): ∂L/∂b = Σᵢ ∂L/∂ŷᵢ",
+}
+
+
+def _bias_gradient(out: _Writer, model: Worked) -> None:
+    """3.3: ∂L/∂bᵢ = ∂L/∂ŷᵢ·1 per output, or ∂L/∂b = Σᵢ ∂L/∂ŷᵢ for one shared bias."""
+    bias = model.bias
+    equations = model.section("grad_b").equations
+    out.text("3.3  Bias", style="bold")
+    out.text(_BIAS_JACOBIAN[bias.jacobian or ""])
+    if bias.jacobian == "identity":
+        rows: list[Row] = []
+        for eq in equations[:MAX_ROWS]:
+            links = [_sum(eq.terms, [_product(t, bias) + "·1" for t in eq.terms])]
+            if eq.value is not None:
+                links.append(fmt(eq.value, approx=True))
+            rows.append((_lhs(eq, bias), links))
+        out.eqs(_cap(rows, "biases", len(equations)))
+        return
+    rows = []
+    for eq in equations:
+        links = [_sum(eq.terms, [_product(t, bias) for t in eq.terms], 4)]
+        if eq.numbers is not None:
+            links.append(_sum(eq.terms, [_product_numbers(v) for v in eq.numbers], 4))
+            links.append(fmt(eq.value, approx=True))
+        rows.append((_lhs(eq, bias), links))
+    out.eqs(rows)
+
+
+def _numbers(expr: Expr, point: Mapping[Any, Any]) -> str:
     """``expr`` with the numbers of ``point`` written in, unevaluated (``14 − 2``)."""
     text = math(expr)
     for symbol, value in sorted(point.items(), key=lambda kv: -len(str(kv[0]))):
@@ -463,81 +480,79 @@ def _numbers(expr: Expr, point: dict[Any, Any]) -> str:
     return text
 
 
-def _matrix_table(e: ExplicitDerivation, step: StepValues | None, problem: Problem) -> list[str]:
+def _matrix_table(model: Worked) -> list[str]:
     """The window matrix ∂ŷ/∂w (m×k), symbols and, with values, numbers."""
-    m, k = problem.m, problem.k
-    rows, cols = min(m, MAX_ROWS), min(k, MAX_ROWS)
+    bias = model.bias
+    forward = model.section("forward").equations
+    cols = min(model.problem.k, MAX_ROWS)
     body = []
-    for i in range(rows):
+    for eq in forward[:MAX_ROWS]:
         cells_ = []
-        for j in range(cols):
-            t = e.windows[i][j]
+        for t in eq.window[:cols]:
             if t is None:
                 cells_.append("0")
-            elif step is not None and problem.x is not None:
-                cells_.append(f"{_x(t)} = {fmt(problem.x[t])}")
+            elif model.has_numbers:
+                x = Factor("x", t)
+                cells_.append(f"{_name(x, bias)} = {fmt(model.value(x))}")
             else:
-                cells_.append(_x(t))
-        body.append([_yhat(i), *cells_])
-    headers = ["", *(_w(j) for j in range(cols))]
+                cells_.append(_name(Factor("x", t), bias))
+        body.append([_lhs(eq, bias), *cells_])
+    headers = ["", *(_name(Factor("w", j), bias) for j in range(cols))]
     return _columns(headers, body, ["left"] + ["right"] * cols)
 
 
-def _update(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues | None) -> None:
-    problem = d.problem
+def _update(out: _Writer, model: Worked) -> None:
+    """θ⁽¹⁾ = θ − α·∂L/∂θ for each weight, then each bias parameter."""
+    problem, bias = model.problem, model.bias
+    section = model.section("update")
     out.heading("4", f"Update: one step of gradient descent, α = {fmt(problem.lr)}")
     out.eqs([("θ⁽¹⁾", ["θ − α·∂L/∂θ   for every weight and bias θ"])])
     rows: list[Row] = []
-    for j in range(min(problem.k, MAX_ROWS)):
-        links = [f"{_w(j)} − α·∂L/∂{_w(j)}"]
-        if step is not None:
-            links.append(f"{fmt(step.w[j])} − {fmt(problem.lr)}·{fmt_factor(step.grad_w[j])}")
-            links.append(fmt(step.w_next[j], approx=True))
-        rows.append((f"{_w(j)}⁽¹⁾", links))
-    rows = _cap(rows, "weights", problem.k)
-    if problem.bias != "none":
-        count = problem.m if problem.bias == "untied" else 1
-        bias_rows: list[Row] = []
-        for i in range(min(count, MAX_ROWS)):
-            b = _bias_name(problem, i)
-            links = [f"{b} − α·∂L/∂{b}"]
-            if (
-                step is not None
-                and step.b is not None
-                and step.grad_b is not None
-                and step.b_next is not None
-            ):
-                links.append(f"{fmt(step.b[i])} − {fmt(problem.lr)}·{fmt_factor(step.grad_b[i])}")
-                links.append(fmt(step.b_next[i], approx=True))
-            bias_rows.append((f"{b}⁽¹⁾", links))
-        rows += _cap(bias_rows, "biases", count)
+    for key, what in (("w_next", "weights"), ("b_next", "biases")):
+        equations = section.of(key)
+        part: list[Row] = []
+        for eq in equations[:MAX_ROWS]:
+            links = [_sum(eq.terms, [_product(t, bias) for t in eq.terms])]
+            if eq.numbers is not None:
+                # θ − α·g: the parameter and α as numbers are written, g as a factor
+                texts = [
+                    "·".join(
+                        fmt(v) if f.key == "lr" or len(t.factors) == 1 else fmt_factor(v)
+                        for f, v in zip(t.factors, values)
+                    )
+                    for t, values in zip(eq.terms, eq.numbers)
+                ]
+                links += [_sum(eq.terms, texts), fmt(eq.value, approx=True)]
+            part.append((_lhs(eq, bias), links))
+        rows += _cap(part, what, len(equations))
     out.eqs(rows)
 
 
-def _after(out: _Writer, d: Derivation, e: ExplicitDerivation, step: StepValues) -> None:
-    problem = d.problem
+def _after(out: _Writer, model: Worked) -> None:
+    section = model.section("after")
     out.heading("5", "Forward pass after the update")
-    rows = _forward_rows(e, step.w_next, step.b_next, problem, "⁽¹⁾")
-    out.eqs(rows)
-    out.eqs(_loss_rows(problem, step.yhat_next, step.loss_next, "⁽¹⁾"))
-    if step.loss is None or step.loss_next is None:  # an upstream gradient: no loss
+    out.eqs(_forward_rows(model, section.of("yhat_next")))
+    (loss_next,) = section.of("loss_next")
+    out.eqs(_loss_rows(model, loss_next))
+    loss = model.section("loss").of("loss")[0].value
+    if loss is None or loss_next.value is None:  # an upstream gradient: no loss
         raise UnsupportedLayerError("no worked derivation with an upstream gradient yet")
-    change = step.loss_next - step.loss
+    change = loss_next.value - loss
     sign = "−" if change < 0 else "+"
-    before, after = fmt(step.loss, approx=True), fmt(step.loss_next, approx=True)
+    before, after = fmt(loss, approx=True), fmt(loss_next.value, approx=True)
     out.text(f"The loss went from {before} to {after} ({sign}{fmt(abs(change), approx=True)}).")
 
 
-def _steps_table(d: Derivation) -> list[str]:
+def _steps_table(model: Worked) -> list[str]:
     body = [
         [
             str(number),
             _vec(step.w_next),
-            _bias_value(d.problem, step.b_next),
+            _bias_value(model.bias, step.b_next),
             fmt(step.loss, approx=True),
             fmt(step.loss_next, approx=True),
         ]
-        for number, step in enumerate(d.steps or [], start=1)
+        for number, step in enumerate(model.steps, start=1)
     ]
     headers = ["step", "w", "b", "L before", "L after"]
     return ["Every step (exact)", *_columns(headers, body, ["right"] + ["left"] * 4)]
@@ -556,7 +571,7 @@ def _conventions(out: _Writer, problem: Problem) -> None:
 
 def _index_suffix(problem: Problem, key: str) -> str:
     """The free indices of a closed-form entry: ``[β, c, i…]`` for ŷ."""
-    bias = "[c]" if problem.bias == "shared" else "[c, i…]"
+    bias = "[c, i…]" if bias_notation(problem.bias).per_output else "[c]"
     return {
         "yhat": "[β, c, i…]",
         "grad_yhat": "[β, c, i…]",
@@ -785,46 +800,53 @@ def render_derivation(console: Console, d: Derivation, *, plain: bool = False) -
         _render_general(out, d)
         out.print(console)
         return
-    _problem_section(out, problem)
-    e, closed = d.explicit, d.closed
-    step = d.steps[0] if d.steps else None
+    model = worked(d)
+    _problem_section(out, model)
 
     out.heading("1", "Forward pass: one window per output position")
-    _general(out, closed, problem, "ŷᵢ", "yhat")
-    if e is not None and d.form != "closed":
-        out.text(_window_note(e))
-        out.eqs(_forward_rows(e, step.w if step else None, step.b if step else None, problem, ""))
+    _general(out, model, "yhat", "ŷᵢ")
+    if model.explicit is not None:
+        forward = model.section("forward").equations
+        out.text(_window_note(model, forward))
+        out.eqs(_forward_rows(model, forward))
 
     out.heading("2", "Loss")
-    _general(out, closed, problem, "L", "loss")
-    if d.form != "closed":
-        out.eqs(_loss_rows(problem, step.yhat if step else None, step.loss if step else None, ""))
+    _general(out, model, "loss", "L")
+    if model.explicit is not None:
+        out.eqs(_loss_rows(model, model.section("loss").of("loss")[0]))
 
-    if e is not None and d.form != "closed":
-        _backward(out, d, e, step)
-        _update(out, d, e, step)
-        if step is not None:
-            _after(out, d, e, step)
-            if d.steps is not None and len(d.steps) > 1:
-                out.heading("6", f"{len(d.steps)} steps")
-                out.block(_steps_table(d))
+    if model.explicit is not None:
+        _backward(out, model)
+        _update(out, model)
+        if model.has("after"):
+            _after(out, model)
+            if len(model.steps) > 1:
+                out.heading("6", f"{len(model.steps)} steps")
+                out.block(_steps_table(model))
     else:
-        out.heading("3", "Backward pass")
-        for lhs, field in (
-            ("∂L/∂ŷᵢ = gᵢ", "grad_yhat"),
-            ("∂L/∂wⱼ", "grad_w"),
-            ("∂L/∂bᵢ" if problem.bias == "untied" else "∂L/∂b", "grad_b"),
-            ("∂L/∂xₜ", "grad_x"),
-        ):
-            _general(out, closed, problem, lhs, field)
-        out.heading("4", "Update")
-        _general(out, closed, problem, "wⱼ⁽¹⁾", "w_next")
-        _general(out, closed, problem, "bᵢ⁽¹⁾" if problem.bias == "untied" else "b⁽¹⁾", "b_next")
-        if explicit_size(problem.layer) > EXPLICIT_LIMIT:
-            out.text(
-                f"The explicit form ({explicit_size(problem.layer)} products) is not expanded; "
-                "the closed form above holds for every n.",
-                style="dim",
-            )
+        _closed_only(out, model)
     _conventions(out, problem)
     out.print(console)
+
+
+def _closed_only(out: _Writer, model: Worked) -> None:
+    """The backward pass and the update in closed form only (``--form closed``)."""
+    index = "ᵢ" if model.bias.per_output else ""  # the bias's index letter, if it has one
+    out.heading("3", "Backward pass")
+    for key, lhs in (
+        ("grad_yhat", "∂L/∂ŷᵢ = gᵢ"),
+        ("grad_w", "∂L/∂wⱼ"),
+        ("grad_b", f"∂L/∂b{index}"),
+        ("grad_x", "∂L/∂xₜ"),
+    ):
+        _general(out, model, key, lhs)
+    out.heading("4", "Update")
+    _general(out, model, "w_next", "wⱼ⁽¹⁾")
+    _general(out, model, "b_next", f"b{index}⁽¹⁾")
+    layer = model.problem.layer
+    if explicit_size(layer) > EXPLICIT_LIMIT:
+        out.text(
+            f"The explicit form ({explicit_size(layer)} products) is not expanded; "
+            "the closed form above holds for every n.",
+            style="dim",
+        )

@@ -229,6 +229,26 @@ def test_shared_bias_variant() -> None:
     assert values["b⁽¹⁾"] == "0.72"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "link"),
+    [
+        ({}, "ŷ₁⁽¹⁾ = w₁⁽¹⁾·x₁ + w₂⁽¹⁾·x₂ + w₃⁽¹⁾·x₃ + b₁⁽¹⁾"),
+        (
+            {"layer.bias": "shared", "values.b": "1"},
+            "ŷ₂⁽¹⁾ = w₁⁽¹⁾·x₂ + w₂⁽¹⁾·x₃ + w₃⁽¹⁾·x₄ + b⁽¹⁾",
+        ),
+        ({"layer.bias": "none", "values.b": None}, "ŷ₁⁽¹⁾ = w₁⁽¹⁾·x₁ + w₂⁽¹⁾·x₂ + w₃⁽¹⁾·x₃\n"),
+    ],
+)
+def test_the_forward_pass_after_the_update_names_the_updated_parameters(
+    overrides: dict[str, Any], link: str
+) -> None:
+    """Section 5 reads w⁽¹⁾ and b⁽¹⁾ (its numbers are theirs), not the first step's w, b."""
+    after = render("exercise2", 120, **overrides).split("after the update")[1]
+    assert link in after
+    assert "w₁·x₁" not in after  # the old link, which named the parameters before the step
+
+
 def test_conventions_are_named() -> None:
     text = render()
     assert "Cross-correlation, not convolution." in text
