@@ -33,7 +33,7 @@ from symconv.latex.compiler import TexError, compile_tex, find_engine, first_err
 from symconv.latex.document import Submission, render_report
 from symconv.latex.escape import escape, typeset, written_tex
 from symconv.latex.layout import LINE_UNITS, Eq, Link, align, piece, width
-from symconv.latex.printer import latex, number
+from symconv.latex.printer import factor, latex, number
 from symconv.latex.report import check_submission, default_verification, write_report
 from symconv.latex.results import (
     ExperimentError,
@@ -42,6 +42,7 @@ from symconv.latex.results import (
     validate_checks,
 )
 from symconv.problem import Problem, load_problem
+from symconv.worked1d import worked
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "latex"
@@ -269,6 +270,40 @@ def test_a_wrong_value_would_be_seen(exercise: Problem) -> None:
 def test_shared_bias_sums_the_output_gradients() -> None:
     tex = render_report(build(load_problem("exercise2", {"layer.bias": "shared", "values.b": 1})))
     assert r"= 28 \tag{10c}" in tex and r"= 0.72 \tag{11b}" in tex
+
+
+# 1-D variants whose windows, bias entries and chain-rule sums differ from the exercise's
+MODEL_VARIANTS = {
+    "untied": {},
+    "shared": {"layer.bias": "shared", "values.b": 1},
+    "none": {"layer.bias": "none", "values.b": None},
+    "circular": {
+        "layer.padding": 1,
+        "layer.padding_mode": "circular",
+        "values.b": "1,0,-1,2",
+        "values.y": "2,4,1,3",
+    },
+    "stride 2": {"layer.input_length": 5, "layer.stride": 2, "values.x": "1,2,3,4,5"},
+}
+
+
+@pytest.mark.parametrize("changes", MODEL_VARIANTS.values(), ids=list(MODEL_VARIANTS))
+def test_report_prints_the_worked_model(changes: dict[str, object]) -> None:
+    """The 1-D sections print the model's equations (symconv.worked1d): each gradient's
+    numeric chain-rule sum is its terms' values, and every value is the model's."""
+    d = build(load_problem("exercise2", changes))
+    model = worked(d)
+    tex = render_report(d)
+    for key in ("grad_w", "grad_x"):
+        for eq in model.section(key).equations:
+            assert eq.numbers is not None
+            sums = " + ".join(" \\cdot ".join(factor(v) for v in term) for term in eq.numbers)
+            assert (sums or "0") in tex, (key, eq.index, sums)
+    for eq in model.section("forward").equations:
+        tag = (eq.index or 0) + model.problem.m + 4  # the numeric part starts at m + 4
+        assert f"= {number(eq.value)} \\tag{{{tag}a}}" in tex
+    bias_gradient = re.search(r"\\partial (\\mathbf\{b\}|b)\}", tex)
+    assert (bias_gradient is not None) == model.has("grad_b")
 
 
 def test_committed_report_is_current(tmp_path: Path) -> None:

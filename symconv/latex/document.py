@@ -10,7 +10,11 @@ rule for w, its expansion, the same for b, then the input), ``m+3a``/``b`` the u
 the numeric part continues at ``m+4`` in the same order, then the forward pass after the
 update.  For the exercise (m = 2) these are the submission's (1a) … (15a).
 
-It prints the shared, backend-neutral pieces of :mod:`symconv.worked` (the terminal printer
+The 1-D sections print the model of the worked derivation, built once
+(:func:`symconv.worked1d.worked`): its closed forms, and its equations' terms (which
+output reads which input under which tap, which bias each output adds), numbers and
+values; the bias mode is asked of :func:`symconv.notation.bias_notation`.  The report also
+prints the shared, backend-neutral pieces of :mod:`symconv.worked` (the terminal printer
 :mod:`symconv.display` prints the same ones): the convention notes
 (:func:`~symconv.worked.conventions`), the tensors, output sizes and numbers of a layer
 beyond the exercise's kind (:func:`~symconv.worked.tensors`,
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +57,10 @@ from symconv.latex.layout import (
 )
 from symconv.latex.printer import factor, latex, number, terms
 from symconv.latex.results import MODELS, Experiment
-from symconv.notation import QUANTITIES
+from symconv.notation import QUANTITIES, BiasNotation, bias_notation
 from symconv.problem import Problem
-from symconv.symbolic.closed import ClosedForm, specialize
-from symconv.symbolic.explicit import ExplicitDerivation, StepValues
+from symconv.symbolic.closed import specialize
+from symconv.symbolic.explicit import ExplicitDerivation
 from symconv.worked import (
     Block,
     Note,
@@ -69,6 +73,7 @@ from symconv.worked import (
     shown,
     tensors,
 )
+from symconv.worked1d import Closed, Equation, Factor, Term, Worked, worked
 
 __all__ = ["MAX_OUTPUTS", "Submission", "render_report"]
 
@@ -208,15 +213,30 @@ class _Doc:
         return "\n\n".join(self.parts)
 
 
-def _bias_words(problem: Problem) -> str:
-    if problem.bias == "untied":
-        return rf"untied: one bias per output, $b_1, \dots, b_{{{problem.m}}}$"
-    if problem.bias == "shared":
+# ---------------------------------------------------------------------------------------
+# the 1-D worked derivation: a printer of symconv.worked1d's model (which output reads
+# which input under which tap, the bias entries and every value come from its equations)
+
+
+def _bias_words(bias: BiasNotation, m: int) -> str:
+    """The bias mode in words (this printer's words, chosen by the registry's properties)."""
+    if bias.per_output:
+        return rf"untied: one bias per output, $b_1, \dots, b_{{{m}}}$"
+    if bias.present:
         return "shared: one bias $b$ added to every output"
     return "none"
 
 
-def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
+def _closed_of(model: Worked, section: str, key: str) -> Closed:
+    closed = model.section(section).closed_of(key)
+    if closed is None:
+        raise ValueError(f"render_report needs the closed form of {key!r} (build with form='both')")
+    return closed
+
+
+def _problem_section(doc: _Doc, model: Worked) -> None:
+    problem, closed = model.problem, model.closed
+    assert closed is not None
     n, k, s, p, d, m = (
         problem.n,
         problem.k,
@@ -235,7 +255,7 @@ def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
         "then evaluate everything for the given values."
     )
     padding = f"$p = {p}$" + (f" ({problem.padding_mode})" if p else "")
-    loss_general = latex(_display_m(closed, closed.loss))
+    loss_general = latex(_closed_of(model, "loss", "loss").general)
     loss_words = problem.loss_spec.words
     m_numbers = (
         rf"= \left\lfloor \frac{{{n} + {2 * p} - {d * (k - 1)} - 1}}{{{s}}} \right\rfloor + 1 "
@@ -249,7 +269,7 @@ def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
         ("Padding (each side)", padding),
         ("Dilation", f"$d = {d}$"),
         ("Output length", f"$m = {latex(closed.m)} {m_numbers}= {m}$"),
-        ("Bias", _bias_words(problem)),
+        ("Bias", _bias_words(model.bias, m)),
         ("Loss", f"${L} = {loss_general}$ ({loss_words})"),
         (
             "Gradient descent",
@@ -294,26 +314,31 @@ def _problem_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
         )
 
 
-def _display_m(closed: ClosedForm, expr: Expr) -> Expr:
-    """``expr`` with the output-length formula shown as the symbol m."""
-    return factor_terms(expr.xreplace({closed.m: Symbol("m")}))
+# the general solution's equation tags, by quantity
+_CLOSED_TAGS = {
+    "yhat": "G1",
+    "loss": "G2",
+    "grad_yhat": "G3",
+    "grad_w": "G4",
+    "grad_b": "G5",
+    "grad_x": "G6",
+    "w_next": "G7",
+    "b_next": "G8",
+}
 
 
-def _general_eq(
-    closed: ClosedForm, problem: Problem, lhs: str, expr: Expr | None, tag: str
-) -> Eq | None:
+def _general_eq(lhs: str, closed: Closed, tag: str) -> Eq:
     """``lhs = general formula (tag)``, then ``=here`` with this problem's sizes."""
-    if expr is None:
-        return None
-    general = latex(_display_m(closed, expr))
-    here = latex(_display_m(closed, specialize(expr, problem)))
+    general = latex(closed.general)
     links = [Link([piece(general)], tag)]
-    if here != general:
+    here = None if closed.here is None else latex(closed.here)
+    if here is not None and here != general:
         links.append(Link([piece(here)], relation=r"\overset{\text{here}}{=}"))
     return Eq(lhs, links)
 
 
-def _closed_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
+def _closed_section(doc: _Doc, model: Worked) -> None:
+    problem = model.problem
     doc.section("The general solution")
     pad = (
         r"x_{t}$ for $1 \le t \le n$, wrapping around outside (circular padding)"
@@ -330,19 +355,24 @@ def _closed_section(doc: _Doc, problem: Problem, closed: ClosedForm) -> None:
         f"($s = {problem.stride}$, $p = {problem.padding}$, $d = {problem.dilation}$, "
         f"$k = {problem.k}$)."
     )
-    bias_lhs = _d(L, "b_{i}") if problem.bias == "untied" else _d(L, "b")
-    bias_next = "b_{i}^{(1)}" if problem.bias == "untied" else "b^{(1)}"
-    rows = [
-        _general_eq(closed, problem, r"\hat{y}_{i}", closed.yhat, "G1"),
-        _general_eq(closed, problem, L, closed.loss, "G2"),
-        _general_eq(closed, problem, rf"g_{{i}} = {_d(L, YHAT_I)}", closed.grad_yhat, "G3"),
-        _general_eq(closed, problem, _d(L, "w_{j}"), closed.grad_w, "G4"),
-        _general_eq(closed, problem, bias_lhs, closed.grad_b, "G5"),
-        _general_eq(closed, problem, _d(L, "x_{t}"), closed.grad_x, "G6"),
-        _general_eq(closed, problem, "w_{j}^{(1)}", closed.w_next, "G7"),
-        _general_eq(closed, problem, bias_next, closed.b_next, "G8"),
-    ]
-    doc.eqs([row for row in rows if row is not None])
+    per_output = model.bias.per_output
+    lhs = {
+        "yhat": r"\hat{y}_{i}",
+        "loss": L,
+        "grad_yhat": rf"g_{{i}} = {_d(L, YHAT_I)}",
+        "grad_w": _d(L, "w_{j}"),
+        "grad_b": _d(L, "b_{i}") if per_output else _d(L, "b"),
+        "grad_x": _d(L, "x_{t}"),
+        "w_next": "w_{j}^{(1)}",
+        "b_next": "b_{i}^{(1)}" if per_output else "b^{(1)}",
+    }
+    doc.eqs(
+        [
+            _general_eq(lhs[closed.key], closed, _CLOSED_TAGS[closed.key])
+            for section in model.sections
+            for closed in section.closed
+        ]
+    )
     doc.add(
         "In (G6), $\\breve{g}$ is $g$ spread out by the stride: $\\breve{g}_{u} = g_{u/s + 1}$ "
         "when $s$ divides $u$ and that output exists, else $0$. The input gradient is thus a "
@@ -412,12 +442,67 @@ class _Numbering:
         return self.vector_after + 1
 
 
-def _window_cells(e: ExplicitDerivation, i: int) -> list[str]:
-    return ["0" if t is None else latex(e.symbols.x[t]) for t in e.windows[i]]
+def _explicit(model: Worked) -> ExplicitDerivation:
+    if model.explicit is None:
+        raise ValueError("the derivation with symbols needs the explicit form")
+    return model.explicit
 
 
-def _window_values(e: ExplicitDerivation, i: int, x: Sequence[Any]) -> list[str]:
-    return ["0" if t is None else number(x[t]) for t in e.windows[i]]
+def _expr(model: Worked, f: Factor) -> Expr:
+    """A named entry as math: the symbol of x_t, w_j or b_i; ∂L/∂ŷᵢ as its expression with
+    the common factor pulled out ((ŷᵢ − yᵢ)/3, not ŷᵢ/3 − yᵢ/3)."""
+    if f.key == "grad_yhat":
+        return _g(model, f.index or 0)
+    symbols = _explicit(model).symbols
+    entries = {"x": symbols.x, "w": symbols.w, "b": symbols.bias_list()}[f.key]
+    return entries[f.index or 0]
+
+
+def _g(model: Worked, i: int) -> Expr:
+    """∂L/∂ŷᵢ with its common factor pulled out: (ŷᵢ − yᵢ)/3, not ŷᵢ/3 − yᵢ/3."""
+    expr = model.section("grad_yhat").equations[i].expr
+    assert expr is not None
+    return factor_terms(expr)
+
+
+def _equation(model: Worked, f: Factor) -> Equation:
+    """The equation that derives the named entry ``f`` (∂L/∂w_j, ∂L/∂b_i, …)."""
+    for section in model.sections:
+        for eq in section.equations:
+            if eq.key == f.key and eq.index == f.index:
+                return eq
+    raise KeyError(f"no equation for {f}")
+
+
+def _product_tex(model: Worked, term: Term) -> str:
+    """``(ŷ₁ − y₁)·x₁``: a term's factors multiplied as written, printed by SymPy."""
+    exprs = [_expr(model, f) for f in term.factors]
+    return latex(exprs[0] if len(exprs) == 1 else Mul(*exprs, evaluate=False))
+
+
+def _products(model: Worked, eq: Equation) -> list[str]:
+    """The terms of a chain-rule sum, each a product (∂L/∂w_j: ∂L/∂ŷᵢ·x_t, …)."""
+    return [_product_tex(model, term) for term in eq.terms]
+
+
+def _entries(eq: Equation) -> dict[Factor, Any]:
+    """The value of each factor of an equation's terms (with values)."""
+    return {
+        f: value
+        for term, values in zip(eq.terms, eq.numbers or ())
+        for f, value in zip(term.factors, values)
+    }
+
+
+def _window_cells(model: Worked, eq: Equation) -> list[str]:
+    """The inputs under the window of a forward equation (0: padding)."""
+    return ["0" if t is None else latex(_expr(model, Factor("x", t))) for t in eq.window]
+
+
+def _window_values(eq: Equation) -> list[str]:
+    """The values under the window of a forward equation (0: padding)."""
+    values = _entries(eq)
+    return ["0" if t is None else number(values[Factor("x", t)]) for t in eq.window]
 
 
 def _dot(row: Sequence[str], col: Sequence[str], k: int) -> list[Piece]:
@@ -427,17 +512,20 @@ def _dot(row: Sequence[str], col: Sequence[str], k: int) -> list[Piece]:
     return [matrix([list(row)]), column(list(col), cap=_MAX_MATRIX)]
 
 
-def _bias_term(problem: Problem, i: int, values: Any = None) -> str | None:
-    if problem.bias == "none":
-        return None
-    if values is not None:
-        value = values[i] if problem.bias == "untied" else values[0]
-        return number(value)
-    return f"b_{{{i + 1}}}" if problem.bias == "untied" else "b"
+def _bias_term(model: Worked, eq: Equation, *, values: bool = False) -> str | None:
+    """The bias a forward equation adds (its one-factor term): ``b_{2}``, ``b`` or its value;
+    None without a bias."""
+    for position, term in enumerate(eq.terms):
+        if len(term.factors) == 1:
+            if values:
+                assert eq.numbers is not None
+                return number(eq.numbers[position][0])
+            return model.bias.latex_name(term.factors[0].index or 0)
+    return None
 
 
-def _forward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbering) -> None:
-    problem = d.problem
+def _forward_symbols(doc: _Doc, model: Worked, no: _Numbering) -> None:
+    problem = model.problem
     doc.subsection("Forward pass: one window per output position")
     s = problem.stride
     doc.add(
@@ -451,15 +539,17 @@ def _forward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
             else ""
         )
     )
-    w_row = [latex(w) for w in e.symbols.w]
+    w_row = [latex(_expr(model, Factor("w", j))) for j in range(problem.k)]
     eqs = []
-    for i in range(no.shown):
-        bias = _bias_term(problem, i)
-        product = _dot(w_row, _window_cells(e, i), problem.k)
+    for eq in model.section("forward").equations[: no.shown]:
+        i = eq.index or 0
+        assert eq.expr is not None
+        bias = _bias_term(model, eq)
+        product = _dot(w_row, _window_cells(model, eq), problem.k)
         links = []
         if product:
             links.append(Link([*product, piece(f"+ {bias}")] if bias else product, f"{i + 1}a"))
-        links.append(Link(_joined(terms(e.yhat[i])), f"{no.forward(i)}{'b' if product else ''}"))
+        links.append(Link(_joined(terms(eq.expr)), f"{no.forward(i)}{'b' if product else ''}"))
         eqs.append(Eq(_yhat(i), links))
     doc.eqs(eqs)
     if problem.m > no.shown:
@@ -469,19 +559,15 @@ def _forward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
         )
 
 
-def _loss_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbering) -> None:
-    closed = d.closed
+def _loss_symbols(doc: _Doc, model: Worked, no: _Numbering) -> None:
+    closed = model.closed
     assert closed is not None
+    (eq,) = model.section("loss").equations
+    assert eq.expr is not None
     doc.subsection("Loss")
-    general = latex(specialize(closed.loss, d.problem))
-    doc.eqs(
-        [
-            Eq(
-                L,
-                [Link([piece(general)]), Link(_capped_terms(e.loss_of_yhat), str(no.loss))],
-            )
-        ]
-    )
+    # the closed form with the sizes put in, its sum as SymPy prints it unfactored
+    general = latex(specialize(closed.loss, model.problem))
+    doc.eqs([Eq(L, [Link([piece(general)]), Link(_capped_terms(eq.expr), str(no.loss))])])
 
 
 def _capped_terms(expr: Expr, values: Mapping[Symbol, Any] | None = None) -> list[Piece]:
@@ -495,16 +581,6 @@ def _capped_terms(expr: Expr, values: Mapping[Symbol, Any] | None = None) -> lis
 def _fits(entries: Sequence[str], room: float) -> bool:
     """True when a column of these entries leaves room for a matrix beside it."""
     return max((piece(entry).width for entry in entries), default=0.0) <= room
-
-
-def _g(e: ExplicitDerivation, i: int) -> Expr:
-    """∂L/∂ŷᵢ with its common factor pulled out: (ŷᵢ − yᵢ)/3, not ŷᵢ/3 − yᵢ/3."""
-    return factor_terms(e.grad_yhat[i])
-
-
-def _product_terms(pairs: Sequence[tuple[Expr, Expr]]) -> list[str]:
-    """``(ŷ₁ − y₁)·x₁``, ``(ŷ₂ − y₂)·x₂``: each product printed by SymPy, in this order."""
-    return [latex(Mul(a, b, evaluate=False)) for a, b in pairs]
 
 
 def _is_sum(text: str) -> bool:
@@ -533,16 +609,6 @@ def _minus_alpha(param: str, texts: Sequence[str]) -> list[Piece]:
     return _pieces(
         [rf"{param} - \alpha \cdot \bigl({signed[0]}", *signed[1:-1], rf"{signed[-1]} \bigr)"]
     )
-
-
-def _uses_of_w(e: ExplicitDerivation, j: int) -> list[tuple[int, int]]:
-    """(output i, input t) for every output whose window reads x_t with tap j."""
-    return [(i, t) for i, row in enumerate(e.windows) if (t := row[j]) is not None]
-
-
-def _uses_of_x(e: ExplicitDerivation, t: int) -> list[tuple[int, int]]:
-    """(output i, tap j) for every tap that reads x_t."""
-    return [(i, j) for i, row in enumerate(e.windows) for j, tt in enumerate(row) if tt == t]
 
 
 def _jacobian_piece(rows: Sequence[Sequence[str]]) -> list[Piece]:
@@ -579,13 +645,17 @@ def _vector_or_rows(
     return rows
 
 
-def _backward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbering) -> None:
-    problem = d.problem
+def _window_matrix_t(model: Worked, cells: Callable[[Equation], list[str]]) -> list[list[str]]:
+    """(∂ŷ/∂w)ᵀ: row j holds the input under tap j of every output's window (k × m)."""
+    return [list(row) for row in zip(*(cells(eq) for eq in model.section("forward").equations))]
+
+
+def _backward_symbols(doc: _Doc, model: Worked, no: _Numbering) -> None:
+    problem = model.problem
+    e = _explicit(model)
     m, k, n = problem.m, problem.k, problem.n
     tag = str(no.backward)
-    sym = e.symbols
-    g = [_g(e, i) for i in range(m)]
-    g_entries = [latex(expr) for expr in g]
+    g_entries = [latex(_g(model, i)) for i in range(m)]
     doc.subsection("Backward pass")
     doc.add(
         "The loss with respect to each output, then the chain rule through every output that "
@@ -598,29 +668,31 @@ def _backward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numb
     eqs = [Eq(_d(L, YHAT), [Link([column(g_entries)], f"{tag}a")])]
 
     # weights: ∂L/∂w_j = Σ_i ∂L/∂ŷ_i · x[window(i, j)]
-    w_terms = [_product_terms([(g[i], sym.x[t]) for i, t in _uses_of_w(e, j)]) for j in range(k)]
-    jac_t = [["0" if t is None else latex(sym.x[t]) for t in col] for col in zip(*e.windows)]
+    jac_t = _window_matrix_t(model, lambda eq: _window_cells(model, eq))
     eqs += _vector_or_rows(
         _d(L, W),
         [_d(L, f"w_{{{j + 1}}}") for j in range(k)],
         [Link([piece(_chain(W))], f"{tag}b")],
         [*_jacobian_piece(jac_t), column(g_entries)] if m <= _MAX_MATRIX else [],
-        [_joined(_signed(texts)) for texts in w_terms],
+        [_joined(_signed(_products(model, eq))) for eq in model.section("grad_w").equations],
         f"{tag}c",
         room,
     )
 
-    # bias: untied ∂ŷ/∂b = I (one bias per output), shared ∂ŷ/∂b = 1 (a column of ones)
-    if problem.bias == "untied":
+    # bias: per output ∂ŷ/∂b = I (one bias per output), shared ∂ŷ/∂b = 1 (a column of ones)
+    if model.bias.jacobian == "identity":
         identity = [["1" if r == c else "0" for c in range(m)] for r in range(m)]
         links = [Link([piece(_chain(B))], f"{tag}d")]
         if m <= _MAX_ROW_VECTOR:
             links.append(Link([matrix(identity), column(g_entries)]))
-        links.append(Link([column(g_entries)], f"{tag}e"))
+        entries = [_sum_text(_products(model, eq)) for eq in model.section("grad_b").equations]
+        links.append(Link([column(entries)], f"{tag}e"))
         eqs.append(Eq(_d(L, B), links))
-    elif problem.bias == "shared":
+    elif model.bias.jacobian == "ones":
         ones = rf"\mathbf{{1}}_{{{m}}}^{{\top}} {_d(L, YHAT)}"
-        shown = g_entries if m <= 8 else [*g_entries[:6], r"\cdots", g_entries[-1]]
+        (grad_b,) = model.section("grad_b").equations
+        summed = _products(model, grad_b)
+        shown = summed if len(summed) <= 8 else [*summed[:6], r"\cdots", summed[-1]]
         eqs.append(
             Eq(
                 _d(L, "b"),
@@ -632,14 +704,13 @@ def _backward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numb
         )
 
     # input: ∂L/∂x_t = Σ over the taps that read x_t of ∂L/∂ŷ_i · w_j
-    x_terms = [_product_terms([(g[i], sym.w[j]) for i, j in _uses_of_x(e, t)]) for t in range(n)]
     jac_x_t = [[latex(e.jac_x[i, t]) for i in range(m)] for t in range(n)]
     eqs += _vector_or_rows(
         _d(L, X),
         [_d(L, f"x_{{{t + 1}}}") for t in range(n)],
         [Link([piece(_chain(X))], f"{tag}f")],
         [*_jacobian_piece(jac_x_t), column(g_entries)] if m <= _MAX_MATRIX else [],
-        [_joined(_signed(texts)) for texts in x_terms],
+        [_joined(_signed(_products(model, eq))) for eq in model.section("grad_x").equations],
         None,
         room,
     )
@@ -652,23 +723,24 @@ def _backward_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numb
             else "The input gradient (f) is what the layer passes on to the layer before it. "
         )
         + "Entry $t$ collects every tap that reads $x_t$: the kernel appears flipped. "
-        + (
-            "The bias gradient (e) is the output gradient itself: with an untied bias "
-            "$\\partial\\hat{y}_i/\\partial b_l$ is $1$ for $l = i$ and $0$ otherwise."
-            if problem.bias == "untied"
-            else "The shared bias is added to every output, so its gradient (e) is the sum of "
-            "the output gradients."
-            if problem.bias == "shared"
-            else ""
-        )
+        + _BIAS_GRADIENT_WORDS[model.bias.jacobian]
     )
 
 
-def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbering) -> None:
-    problem = d.problem
+# why the bias gradient (e) is what it is, by ∂ŷ/∂b (symconv.notation.BiasNotation.jacobian)
+_BIAS_GRADIENT_WORDS = {
+    "identity": "The bias gradient (e) is the output gradient itself: with an untied bias "
+    "$\\partial\\hat{y}_i/\\partial b_l$ is $1$ for $l = i$ and $0$ otherwise.",
+    "ones": "The shared bias is added to every output, so its gradient (e) is the sum of "
+    "the output gradients.",
+    None: "",
+}
+
+
+def _update_symbols(doc: _Doc, model: Worked, no: _Numbering) -> None:
+    """θ⁽¹⁾ = θ − α·(the chain-rule sum of ∂L/∂θ), for every weight and bias parameter."""
+    problem = model.problem
     tag = str(no.update)
-    sym = e.symbols
-    m = problem.m
     doc.subsection(r"Update: one step of gradient descent")
     doc.add(
         "Every parameter moves against its gradient, $\\theta^{(1)} = \\theta - \\alpha\\, "
@@ -676,13 +748,16 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
         "gradient: it needs parentheses around a sum."
     )
     room = rhs_room([Eq(W_NEXT)])
-    g = [_g(e, i) for i in range(m)]
-    w_entries = [
-        _minus_alpha(
-            latex(sym.w[j]), _product_terms([(g[i], sym.x[t]) for i, t in _uses_of_w(e, j)])
+    update = model.section("update")
+
+    def parts(eq: Equation) -> tuple[str, list[str]]:
+        """θ and the products of ∂L/∂θ: the terms θ and −α·∂L/∂θ of an update."""
+        param, step = eq.terms
+        return latex(_expr(model, param.factors[0])), _products(
+            model, _equation(model, step.factors[-1])
         )
-        for j in range(problem.k)
-    ]
+
+    w_entries = [_minus_alpha(*parts(eq)) for eq in update.of("w_next")]
     eqs = _vector_or_rows(
         W_NEXT,
         [f"w_{{{j + 1}}}^{{(1)}}" for j in range(problem.k)],
@@ -692,27 +767,28 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
         f"{tag}a",
         room,
     )
-    if problem.bias == "untied":
-        b_entries = [_minus_alpha(latex(b), [latex(g[i])]) for i, b in enumerate(sym.bias_list())]
+    b_next = update.of("b_next")
+    if model.bias.per_output:
         eqs += _vector_or_rows(
             B_NEXT,
-            [f"b_{{{i + 1}}}^{{(1)}}" for i in range(m)],
+            [f"b_{{{i + 1}}}^{{(1)}}" for i in range(len(b_next))],
             [Link([piece(rf"\mathbf{{b}} - \alpha \, {_d(L, B)}")])],
             [],
-            b_entries,
+            [_minus_alpha(*parts(eq)) for eq in b_next],
             f"{tag}b",
             room,
         )
-    elif problem.bias == "shared":
-        texts = [latex(expr) for expr in g]
-        if m > 8:
+    elif b_next:
+        (eq,) = b_next
+        param, texts = parts(eq)
+        if len(texts) > 8:
             texts = [*texts[:6], r"\cdots", texts[-1]]
         eqs.append(
             Eq(
                 "b^{(1)}",
                 [
                     Link([piece(rf"b - \alpha \, {_d(L, 'b')}")]),
-                    Link(_minus_alpha("b", texts), f"{tag}b"),
+                    Link(_minus_alpha(param, texts), f"{tag}b"),
                 ],
             )
         )
@@ -724,170 +800,170 @@ def _update_symbols(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Number
 
 
 def _forward_numbers(
-    e: ExplicitDerivation,
-    problem: Problem,
-    w: Sequence[Any],
-    b: Sequence[Any] | None,
-    yhat: Sequence[Any],
+    model: Worked,
+    equations: Sequence[Equation],
+    weights: str,
     tags: Sequence[str],
     upper: str,
 ) -> list[Eq]:
-    """ŷᵢ = [w]·[window] + bᵢ = Σ w·x + b = value, for the shown outputs."""
-    assert problem.x is not None
-    x = problem.x
+    """ŷᵢ = [w]·[window] + bᵢ = Σ w·x + b = value, for the shown outputs (``weights``:
+    the key of the weights they use, ``"w"`` or ``"w_next"``)."""
+    k = model.problem.k
+    w_row = [number(model.value(Factor(weights, j))) for j in range(k)]
     eqs = []
-    for i, tag in enumerate(tags):
-        point = dict(zip(e.symbols.x, x)) | dict(zip(e.symbols.w, w))
-        point |= dict(zip(e.symbols.bias_list(), b or ()))
+    for eq, tag in zip(equations, tags):
+        assert eq.expr is not None
         links = []
-        product = _dot([number(v) for v in w], _window_values(e, i, x), problem.k)
-        bias = _bias_term(problem, i, b)
+        product = _dot(w_row, _window_values(eq), k)
+        bias = _bias_term(model, eq, values=True)
         if product:
             plus = [piece(f"- {bias[1:]}" if bias.startswith("-") else f"+ {bias}")] if bias else []
             links.append(Link([*product, *plus]))
-        links.append(Link(_capped_terms(e.yhat[i], point)))
-        links.append(Link([piece(number(yhat[i]))], tag))
-        eqs.append(Eq(_yhat(i, upper), links))
+        links.append(Link(_capped_terms(eq.expr, eq.point)))
+        links.append(Link([piece(number(eq.value))], tag))
+        eqs.append(Eq(_yhat(eq.index or 0, upper), links))
     return eqs
 
 
-def _loss_numbers(
-    e: ExplicitDerivation, problem: Problem, yhat: Sequence[Any], loss: Any, tag: str, upper: str
-) -> Eq:
-    assert problem.y is not None
-    point = dict(zip(e.symbols.yhat, yhat)) | dict(zip(e.symbols.y, problem.y))
+def _loss_numbers(eq: Equation, tag: str, upper: str) -> Eq:
+    assert eq.expr is not None
     return Eq(
         L + upper,
-        [Link(_capped_terms(e.loss_of_yhat, point)), Link([piece(number(loss))], tag)],
+        [Link(_capped_terms(eq.expr, eq.point)), Link([piece(number(eq.value))], tag)],
     )
 
 
-def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbering) -> None:
-    problem = d.problem
-    assert d.steps is not None and problem.x is not None and problem.y is not None
-    step = d.steps[0]
-    m, k, n = problem.m, problem.k, problem.n
+def _number_sums(eq: Equation) -> str:
+    """``12 \\cdot 1 + 16 \\cdot 2``: a chain-rule sum with the values of its factors."""
+    assert eq.numbers is not None
+    return _sum_text([" \\cdot ".join(factor(v) for v in values) for values in eq.numbers])
+
+
+def _values(equations: Sequence[Equation]) -> list[Any]:
+    return [eq.value for eq in equations]
+
+
+def _numbers_section(doc: _Doc, model: Worked, no: _Numbering) -> None:
+    problem = model.problem
+    e = _explicit(model)
+    m, n = problem.m, problem.n
+    forward = model.section("forward").equations
+    after = model.section("after")
     doc.section("With the given values")
     shown = range(no.shown)
     doc.subsection("Forward pass")
     doc.eqs(
-        _forward_numbers(
-            e, problem, step.w, step.b, step.yhat, [f"{no.numbers + i}a" for i in shown], ""
-        )
+        _forward_numbers(model, forward[: no.shown], "w", [f"{no.numbers + i}a" for i in shown], "")
     )
     doc.subsection("Prediction and loss")
+    (loss,) = model.section("loss").equations
     doc.eqs(
         [
-            Eq(YHAT, [Link([column([number(v) for v in step.yhat])], str(no.vector))]),
-            _loss_numbers(e, problem, step.yhat, step.loss, f"{no.loss_value}a", ""),
+            Eq(YHAT, [Link([column([number(v) for v in _values(forward)])], str(no.vector))]),
+            _loss_numbers(loss, f"{no.loss_value}a", ""),
         ]
     )
 
     doc.subsection("Backward pass")
     tag = str(no.backward_value)
-    g = [number(v) for v in step.grad_yhat]
-    point = dict(zip(e.symbols.yhat, step.yhat)) | dict(zip(e.symbols.y, problem.y))
-    g_subst = [latex(_g(e, i), point) for i in range(m)]
+    grad_yhat = model.section("grad_yhat").equations
+    g = [number(eq.value) for eq in grad_yhat]
+    g_subst = [latex(_g(model, i), eq.point) for i, eq in enumerate(grad_yhat)]
     eqs = [
         Eq(
             _d(L, YHAT),
             [
-                Link([column([latex(_g(e, i)) for i in range(m)])]),
+                Link([column([latex(_g(model, i)) for i in range(m)])]),
                 Link([column(g_subst)]),
                 Link([column(g)], f"{tag}a"),
             ],
         )
     ]
     room = rhs_room([Eq(_d(L, W))])
-    w_sums = [
-        _sum_text(
-            [
-                f"{factor(step.grad_yhat[i])} \\cdot {factor(problem.x[t])}"
-                for i, t in _uses_of_w(e, j)
-            ]
-        )
-        for j in range(k)
-    ]
-    jac_t = [["0" if t is None else number(problem.x[t]) for t in col] for col in zip(*e.windows)]
-    eqs.append(_vector_eq(_d(L, W), jac_t, g, w_sums, step.grad_w, f"{tag}b", room))
-    if problem.bias == "untied" and step.grad_b is not None:
+    grad_w = model.section("grad_w").equations
+    w_sums = [_number_sums(eq) for eq in grad_w]
+    jac_t = _window_matrix_t(model, _window_values)
+    eqs.append(_vector_eq(_d(L, W), jac_t, g, w_sums, _values(grad_w), f"{tag}b", room))
+    grad_b = model.section("grad_b").equations if model.has("grad_b") else ()
+    if model.bias.jacobian == "identity":
         identity = [["1" if r == c else "0" for c in range(m)] for r in range(m)]
         links = []
         if m <= _MAX_ROW_VECTOR:
             links.append(Link([matrix(identity), column(g)]))
-        links.append(Link([column([number(v) for v in step.grad_b])], f"{tag}c"))
+        links.append(Link([column([number(v) for v in _values(grad_b)])], f"{tag}c"))
         eqs.append(Eq(_d(L, B), links))
-    elif problem.bias == "shared" and step.grad_b is not None:
+    elif model.bias.jacobian == "ones":
+        assert grad_b[0].numbers is not None
+        parts = [number(values[0]) for values in grad_b[0].numbers]
         eqs.append(
             Eq(
                 _d(L, "b"),
                 [
-                    Link(_joined(_signed(g[:8] + ([r"\cdots"] if m > 8 else [])))),
-                    Link([piece(number(step.grad_b[0]))], f"{tag}c"),
+                    Link(_joined(_signed(parts[:8] + ([r"\cdots"] if len(parts) > 8 else [])))),
+                    Link([piece(number(grad_b[0].value))], f"{tag}c"),
                 ],
             )
         )
-    x_sums = [
-        _sum_text(
-            [f"{factor(step.grad_yhat[i])} \\cdot {factor(step.w[j])}" for i, j in _uses_of_x(e, t)]
-        )
-        for t in range(n)
-    ]
-    jac_x_t = [
-        [number(e.jac_x[i, t].xreplace(dict(zip(e.symbols.w, step.w)))) for i in range(m)]
-        for t in range(n)
-    ]
-    eqs.append(_vector_eq(_d(L, X), jac_x_t, g, x_sums, step.grad_x, f"{tag}d", room))
+    grad_x = model.section("grad_x").equations
+    x_sums = [_number_sums(eq) for eq in grad_x]
+    weights = forward[0].point  # the weights' values by their symbols
+    jac_x_t = [[number(e.jac_x[i, t].xreplace(weights)) for i in range(m)] for t in range(n)]
+    eqs.append(_vector_eq(_d(L, X), jac_x_t, g, x_sums, _values(grad_x), f"{tag}d", room))
     doc.eqs(eqs)
 
     doc.subsection(f"Update with $\\alpha = {number(problem.lr)}$")
     tag = str(no.update_value)
-    lr = number(problem.lr)
-    w_steps = [f"{number(w)} - {lr} \\cdot {factor(gw)}" for w, gw in zip(step.w, step.grad_w)]
+    update = model.section("update")
+
+    def steps(eq: Equation) -> str:
+        """``θ - α \\cdot ∂L/∂θ`` with the values: ``2 - 1/100 \\cdot 44``."""
+        assert eq.numbers is not None
+        ((param,), (lr, grad)) = eq.numbers
+        return f"{number(param)} - {number(lr)} \\cdot {factor(grad)}"
+
+    w_next = update.of("w_next")
     eqs = [
         Eq(
             W_NEXT,
             [
                 Link([piece(rf"\mathbf{{w}} - \alpha \, {_d(L, W)}")]),
-                Link([column(w_steps)]),
-                Link([column([number(v) for v in step.w_next])], f"{tag}a"),
+                Link([column([steps(eq) for eq in w_next])]),
+                Link([column([number(v) for v in _values(w_next)])], f"{tag}a"),
             ],
         )
     ]
-    if step.b is not None and step.grad_b is not None and step.b_next is not None:
-        b_steps = [f"{number(b)} - {lr} \\cdot {factor(gb)}" for b, gb in zip(step.b, step.grad_b)]
-        if problem.bias == "untied":
-            eqs.append(
-                Eq(
-                    B_NEXT,
-                    [
-                        Link([piece(rf"\mathbf{{b}} - \alpha \, {_d(L, B)}")]),
-                        Link([column(b_steps)]),
-                        Link([column([number(v) for v in step.b_next])], f"{tag}b"),
-                    ],
-                )
+    b_next = update.of("b_next")
+    if model.bias.per_output:
+        eqs.append(
+            Eq(
+                B_NEXT,
+                [
+                    Link([piece(rf"\mathbf{{b}} - \alpha \, {_d(L, B)}")]),
+                    Link([column([steps(eq) for eq in b_next])]),
+                    Link([column([number(v) for v in _values(b_next)])], f"{tag}b"),
+                ],
             )
-        else:
-            eqs.append(
-                Eq(
-                    "b^{(1)}",
-                    [
-                        Link([piece(rf"b - \alpha \, {_d(L, 'b')}")]),
-                        Link([piece(b_steps[0])]),
-                        Link([piece(number(step.b_next[0]))], f"{tag}b"),
-                    ],
-                )
+        )
+    elif b_next:
+        (eq,) = b_next
+        eqs.append(
+            Eq(
+                "b^{(1)}",
+                [
+                    Link([piece(rf"b - \alpha \, {_d(L, 'b')}")]),
+                    Link([piece(steps(eq))]),
+                    Link([piece(number(eq.value))], f"{tag}b"),
+                ],
             )
+        )
     doc.eqs(eqs)
 
     doc.subsection("Forward pass with the updated weights and biases")
     doc.eqs(
         _forward_numbers(
-            e,
-            problem,
-            step.w_next,
-            step.b_next,
-            step.yhat_next,
+            model,
+            after.of("yhat_next")[: no.shown],
+            "w_next",
             [f"{no.after(i)}a" for i in shown],
             "^{(1)}",
         )
@@ -895,27 +971,32 @@ def _numbers_section(doc: _Doc, d: Derivation, e: ExplicitDerivation, no: _Numbe
     if m > no.shown:
         doc.add(f"(and so on for the other {m - no.shown} outputs)")
     doc.subsection("Prediction and loss after the update")
+    (loss_next,) = after.of("loss_next")
     doc.eqs(
         [
             Eq(
                 YHAT_NEXT,
-                [Link([column([number(v) for v in step.yhat_next])], str(no.vector_after))],
+                [
+                    Link(
+                        [column([number(v) for v in _values(after.of("yhat_next"))])],
+                        str(no.vector_after),
+                    )
+                ],
             ),
-            _loss_numbers(
-                e, problem, step.yhat_next, step.loss_next, f"{no.loss_after}a", "^{(1)}"
-            ),
+            _loss_numbers(loss_next, f"{no.loss_after}a", "^{(1)}"),
         ]
     )
-    if step.loss is None or step.loss_next is None:  # an upstream gradient: no loss
+    before, now = loss.value, loss_next.value
+    if before is None or now is None:  # an upstream gradient: no loss
         raise UnsupportedLayerError("no worked derivation with an upstream gradient yet")
-    change = step.loss_next - step.loss
+    change = now - before
     verb = "decreased" if change < 0 else "increased" if change > 0 else "stayed"
     doc.add(
-        f"One step of gradient descent {verb} the loss from ${number(step.loss)}$ to "
-        f"${number(step.loss_next)}$" + (f" (by ${number(abs(change))}$)." if change != 0 else ".")
+        f"One step of gradient descent {verb} the loss from ${number(before)}$ to "
+        f"${number(now)}$" + (f" (by ${number(abs(change))}$)." if change != 0 else ".")
     )
-    if len(d.steps) > 1:
-        _steps_table(doc, d.steps, problem)
+    if len(model.steps) > 1:
+        _steps_table(doc, model)
 
 
 def _vector_eq(
@@ -940,7 +1021,9 @@ def _vector_eq(
     return Eq(lhs, links)
 
 
-def _steps_table(doc: _Doc, steps: Sequence[StepValues], problem: Problem) -> None:
+def _steps_table(doc: _Doc, model: Worked) -> None:
+    """The parameters and the loss after every step (the model's steps)."""
+    steps = model.steps
     doc.subsection(f"All {len(steps)} steps")
     rows = []
     for number_, step in enumerate(steps, start=1):
@@ -1348,19 +1431,19 @@ def render_report(
         )
     if closed is None:
         raise ValueError("render_report needs the closed form (build with form='both')")
+    model = worked(d)  # the one model of the worked derivation, printed section by section
     doc = _Doc()
-    _problem_section(doc, problem, closed)
-    _closed_section(doc, problem, closed)
-    e = d.explicit
-    if e is not None:
+    _problem_section(doc, model)
+    _closed_section(doc, model)
+    if model.explicit is not None:
         no = _Numbering(min(problem.m, MAX_OUTPUTS))
         doc.section("The derivation with symbols")
-        _forward_symbols(doc, d, e, no)
-        _loss_symbols(doc, d, e, no)
-        _backward_symbols(doc, d, e, no)
-        _update_symbols(doc, d, e, no)
-        if d.steps:
-            _numbers_section(doc, d, e, no)
+        _forward_symbols(doc, model, no)
+        _loss_symbols(doc, model, no)
+        _backward_symbols(doc, model, no)
+        _update_symbols(doc, model, no)
+        if model.has_numbers:
+            _numbers_section(doc, model, no)
     else:
         doc.add(
             f"The explicit derivation ($n k = {problem.n * problem.k}$ terms) is not expanded; "
@@ -1485,7 +1568,7 @@ def _general_closed(doc: _Doc, d: Derivation) -> None:
     doc.section("The general solution")
     doc.add(note_tex(closed_legend(d.problem)))
     lhs_of = {key: lhs for lhs, key in _GENERAL_CLOSED}
-    if d.problem.bias == "untied":
+    if bias_notation(d.problem.bias).per_output:
         lhs_of["grad_b"] = rf"\frac{{\partial {L}}}{{\partial b_{{c, \mathbf{{i}}}}}}"
         lhs_of["b_next"] = r"b^{(1)}_{c, \mathbf{i}}"
     for row in closed_rows(d):
