@@ -37,6 +37,7 @@ from symconv.worked import (
     CLOSED_FIELDS,
     Note,
     Shown,
+    bias_words,
     closed_legend,
     closed_rows,
     conventions,
@@ -282,13 +283,7 @@ def _problem_section(out: _Writer, model: Worked) -> None:
         + (numbers if problem.n < 1000 else "")
         + str(problem.m),
     )
-    if not bias.present:
-        words = "none"
-    elif bias.per_output:
-        words = f"{bias.mode}: one bias per output (b₁ … b{sub(problem.m)})"
-    else:
-        words = f"{bias.mode}: one bias b for every output"
-    out.field("Bias", words)
+    out.field("Bias", bias_words(problem).text)
     spec = problem.loss_spec
     out.field("Loss", f"{spec.unicode}  ({spec.words})")
     out.field("SGD", f"α = {fmt(problem.lr)}, {problem.steps} step{'s' * (problem.steps > 1)}")

@@ -28,7 +28,7 @@ from typing import Any
 
 from sympy import Expr, Symbol
 
-from symconv.mathtext import fmt
+from symconv.mathtext import fmt, sub
 from symconv.notation import QUANTITIES, Quantity, bias_notation
 from symconv.problem import Problem, load_problem
 
@@ -43,6 +43,7 @@ __all__ = [
     "Shown",
     "Span",
     "Tensor",
+    "bias_words",
     "blocks",
     "closed_legend",
     "closed_rows",
@@ -80,7 +81,12 @@ class Note:
     @property
     def unicode(self) -> str:
         """The note as one line of unicode text (title first)."""
-        return self.title + " " + "".join(span.unicode for span in self.spans)
+        return (self.title + " " if self.title else "") + self.text
+
+    @property
+    def text(self) -> str:
+        """The note's spans as unicode text, without its title."""
+        return "".join(span.unicode for span in self.spans)
 
 
 def _m(unicode: str, latex: str) -> Span:
@@ -292,6 +298,23 @@ def _bias(problem: Problem) -> Note:
             ". An untied bias (--bias untied) has one bᵢ per output entry.",
         )
     return _note("No bias.", "The layer has no bias term (--bias shared or untied adds one).")
+
+
+def bias_words(problem: Problem) -> Note:
+    """The bias mode of a 1-D one-channel layer in a few words (no title), for the problem
+    section of both printers: ``untied: one bias per output (b₁, …, b₂)``."""
+    bias = bias_notation(problem.bias)
+    if bias.per_output:
+        m = problem.m
+        return _note(
+            "",
+            f"{bias.mode}: one bias per output (",
+            _m(f"b₁, …, b{sub(m)}", rf"b_1, \dots, b_{{{m}}}"),
+            ")",
+        )
+    if bias.present:
+        return _note("", f"{bias.mode}: one bias ", _m("b", "b"), " added to every output")
+    return _note("", "none")
 
 
 def _loss(problem: Problem) -> Note:

@@ -41,7 +41,7 @@ from symconv.latex.results import (
     load_experiment,
     validate_checks,
 )
-from symconv.problem import Problem, load_problem
+from symconv.problem import Problem, load_problem, problem_from_dict
 from symconv.worked1d import worked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -728,9 +728,34 @@ def test_conv2d_small_golden() -> None:
     is 0) and with the one-valued channel indices put in (w_{1,κ,…}, ğ_{1,c,…}); every
     quantity of shown() in words ("The weight gradient, 1 × 2 × 2 × 2") with labelled
     matrices; the convention notes of symconv.worked.conventions (no word about the
-    exercise), their unicode math set as math.  After an intended change, rewrite it with
+    exercise), their unicode math set as math; the closed form in one dgroup (aligned on
+    "=").  After an intended change, rewrite it with
     ``render_report(build(load_problem("conv2d_small")))`` and read the diff.
     """
     golden = (Path(__file__).parent / "golden" / "latex_conv2d_small.tex").read_text("utf-8")
     tex = render_report(build(load_problem("conv2d_small")))
     assert tex == golden
+
+
+@pytest.mark.parametrize("bias", ["untied", "shared", "none"])
+def test_the_problem_section_says_what_this_layer_has(bias: str) -> None:
+    """The task asks for the bias gradient only when there is a bias, and the Bias row is
+    the shared model's words (symconv.worked.bias_words), e.g. untied: (b_1, ..., b_2)."""
+    problem = problem_from_dict(
+        {
+            "title": "variant",
+            "layer": {"input_length": 4, "kernel_size": 3, "bias": bias},
+            "loss": {"kind": "sse_half"},
+            "optimizer": {"learning_rate": "0.01", "steps": 1},
+        }
+    )
+    tex = render_report(build(problem))
+    section = tex[tex.index(r"\section{The problem}") : tex.index(r"\section{The general")]
+    assert ("the kernel, the bias and the input" in section) == (bias != "none")
+    assert "evaluate everything for the given values" not in section  # none given
+    row = {
+        "untied": r"Bias & untied: one bias per output ($b_1, \dots, b_{2}$) \\",
+        "shared": r"Bias & shared: one bias $b$ added to every output \\",
+        "none": r"Bias & none \\",
+    }[bias]
+    assert row in section

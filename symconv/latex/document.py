@@ -57,7 +57,7 @@ from symconv.latex.layout import (
 )
 from symconv.latex.printer import factor, latex, number, terms
 from symconv.latex.results import MODELS, Experiment
-from symconv.notation import QUANTITIES, BiasNotation, bias_notation
+from symconv.notation import QUANTITIES, bias_notation
 from symconv.problem import Problem
 from symconv.symbolic.closed import specialize
 from symconv.symbolic.explicit import ExplicitDerivation
@@ -65,6 +65,7 @@ from symconv.worked import (
     Block,
     Note,
     Shown,
+    bias_words,
     closed_legend,
     closed_rows,
     conventions,
@@ -218,15 +219,6 @@ class _Doc:
 # which input under which tap, the bias entries and every value come from its equations)
 
 
-def _bias_words(bias: BiasNotation, m: int) -> str:
-    """The bias mode in words (this printer's words, chosen by the registry's properties)."""
-    if bias.per_output:
-        return rf"untied: one bias per output, $b_1, \dots, b_{{{m}}}$"
-    if bias.present:
-        return "shared: one bias $b$ added to every output"
-    return "none"
-
-
 def _closed_of(model: Worked, section: str, key: str) -> Closed:
     closed = model.section(section).closed_of(key)
     if closed is None:
@@ -251,8 +243,13 @@ def _problem_section(doc: _Doc, model: Worked) -> None:
         "cross-correlation, the kernel is not flipped) maps the input $\\mathbf{x}$ to the "
         "outputs $\\hat{\\mathbf{y}}$; the loss compares them with the targets "
         "$\\mathbf{y}$. Derive the forward pass, the loss, the gradients of the loss with "
-        "respect to the kernel, the bias and the input, and one step of gradient descent; "
-        "then evaluate everything for the given values."
+        + (
+            "respect to the kernel, the bias and the input"
+            if model.bias.present
+            else "respect to the kernel and the input"
+        )
+        + ", and one step of gradient descent"
+        + ("; then evaluate everything for the given values." if problem.has_values else ".")
     )
     padding = f"$p = {p}$" + (f" ({problem.padding_mode})" if p else "")
     loss_general = latex(_closed_of(model, "loss", "loss").general)
@@ -269,7 +266,7 @@ def _problem_section(doc: _Doc, model: Worked) -> None:
         ("Padding (each side)", padding),
         ("Dilation", f"$d = {d}$"),
         ("Output length", f"$m = {latex(closed.m)} {m_numbers}= {m}$"),
-        ("Bias", _bias_words(model.bias, m)),
+        ("Bias", _spans_tex(bias_words(problem))),
         ("Loss", f"${L} = {loss_general}$ ({loss_words})"),
         (
             "Gradient descent",
@@ -1053,10 +1050,14 @@ def note_tex(note: Note) -> str:
     """A convention note as LaTeX: its title in bold, its words escaped (with the unicode
     math among them set as math, :func:`~symconv.latex.escape.typeset`), its math spans as
     math."""
-    body = "".join(
+    return f"\\textbf{{{escape(note.title)}}} {_spans_tex(note)}"
+
+
+def _spans_tex(note: Note) -> str:
+    """A note's spans as LaTeX: words typeset, math spans as inline math."""
+    return "".join(
         typeset(span.unicode) if span.latex is None else f"${span.latex}$" for span in note.spans
     )
-    return f"\\textbf{{{escape(note.title)}}} {body}"
 
 
 def _conventions(doc: _Doc, problem: Problem) -> None:
@@ -1571,11 +1572,15 @@ def _general_closed(doc: _Doc, d: Derivation) -> None:
     if bias_notation(d.problem.bias).per_output:
         lhs_of["grad_b"] = rf"\frac{{\partial {L}}}{{\partial b_{{c, \mathbf{{i}}}}}}"
         lhs_of["b_next"] = r"b^{(1)}_{c, \mathbf{i}}"
+    # one dgroup: every equation aligned on its first "=", whether breqn breaks it or not
+    # (separate dmath environments centre the short ones and set the long ones flush left)
+    rows = []
     for row in closed_rows(d):
         body = f"{lhs_of[row.key]} = {latex(row.general)}"
         if row.here is not None:
             body += f" = {latex(row.here)}"
-        doc.add(f"\\begin{{dmath*}}\n{body}\n\\end{{dmath*}}")
+        rows.append(f"\\begin{{dmath*}}\n{body}\n\\end{{dmath*}}")
+    doc.add("\\begin{dgroup*}\n" + "\n".join(rows) + "\n\\end{dgroup*}")
 
 
 def _layer_section(doc: _Doc, problem: Problem) -> None:
