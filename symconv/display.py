@@ -360,7 +360,7 @@ def _loss_rows(model: Worked, eq: Equation) -> list[Row]:
     links = [pieces(names)]
     if eq.numbers is not None:
         links += [
-            pieces([(fmt(y), fmt(yhat)) for y, yhat in eq.numbers]),
+            pieces([(fmt(y), fmt_factor(yhat)) for y, yhat in eq.numbers]),
             fmt(eq.value, approx=True),
         ]
     return [(_lhs(eq, model.bias), links)]
@@ -428,8 +428,8 @@ def _backward(out: _Writer, model: Worked) -> None:
         links = [
             _sum(eq.terms, [_product(t, bias) for t in eq.terms], 4) or "0 (no window reads it)"
         ]
-        if eq.numbers is not None:
-            links.append(_sum(eq.terms, [_product_numbers(v) for v in eq.numbers], 4) or "0")
+        if eq.numbers is not None and eq.terms:  # no term: "0" says it all
+            links.append(_sum(eq.terms, [_product_numbers(v) for v in eq.numbers], 4))
             links.append(fmt(eq.value, approx=True))
         rows.append((_lhs(eq, bias), links))
     out.eqs(_cap(rows, "inputs", len(grad_x)))

@@ -51,6 +51,7 @@ __all__ = [
     "is_exercise",
     "output_sizes",
     "pytorch_differences",
+    "read_at",
     "shown",
     "tensors",
 ]
@@ -161,21 +162,31 @@ def pytorch_differences(problem: Problem) -> list[str]:
     return out
 
 
+def read_at(problem: Problem) -> Expr:
+    """Which input position (1-based, x̃ indexed like x) output ``i`` reads under tap
+    ``j`` of a 1-D layer, in the symbols i and j: ``s(i − 1) + d(j − 1) − p + 1``, where p
+    is the padding before the input."""
+    layer = problem.layer
+    i, j = Symbol("i"), Symbol("j")
+    s, d, p = layer.stride[0], layer.dilation[0], layer.padding[0][0]
+    return s * (i - 1) + d * (j - 1) - p + 1
+
+
 def _index_formula(problem: Problem) -> tuple[str, str]:
-    """The padded-input position output i reads at tap j, 1-based: unicode and LaTeX
-    (``x̃[i + j − 1]`` for stride and dilation 1, ``x̃[2i + j − 2]`` for stride 2)."""
-    from sympy import Symbol, latex
+    """The input position output i reads at tap j, 1-based, with x̃ indexed like x
+    (x̃[t] = xₜ for 1 ≤ t ≤ n, the padding outside; the closed form's convention): unicode
+    and LaTeX (``x̃[i + j − 1]`` for stride and dilation 1 without padding, ``x̃[2i + j − 2]``
+    for stride 2, ``x̃[i + j − 2]`` with padding 1)."""
+    from sympy import latex
 
     from symconv.mathtext import math
 
     layer = problem.layer
     if layer.ndim == 1:
-        i, j = Symbol("i"), Symbol("j")
-        s, d = layer.stride[0], layer.dilation[0]
-        at = s * (i - 1) + d * (j - 1) + 1
+        at = read_at(problem)
         text = math(at)
         return f"x̃[{text}]", f"\\tilde{{x}}_{{{latex(at, order='lex')}}}"
-    return "x̃[s(i − 1) + d(j − 1) + 1]", "\\tilde{x}_{s(i-1)+d(j-1)+1}"
+    return "x̃[s(i − 1) + d(j − 1) − p + 1]", "\\tilde{x}_{s(i-1)+d(j-1)-p+1}"
 
 
 def _correlation(problem: Problem) -> Note:
@@ -184,10 +195,10 @@ def _correlation(problem: Problem) -> Note:
         formula = _m(f"ŷᵢ = Σⱼ wⱼ·{unicode}", f"\\hat{{y}}_i = \\sum_j w_j {latex}")
     else:  # per axis; channels summed over the input channels of the group
         formula = _m(
-            "ŷ[c, i] = Σ_κ Σⱼ w[c, κ, j]·x̃[γ(c, κ), s(i − 1) + d(j − 1) + 1]",
+            "ŷ[c, i] = Σ_κ Σⱼ w[c, κ, j]·x̃[γ(c, κ), s(i − 1) + d(j − 1) − p + 1]",
             "\\hat{y}_{c,\\mathbf{i}} = \\sum_{\\kappa}\\sum_{\\mathbf{j}} "
             "w_{c,\\kappa,\\mathbf{j}}"
-            "\\,\\tilde{x}_{\\gamma(c,\\kappa),\\,s(\\mathbf{i}-1)+d(\\mathbf{j}-1)+1}",
+            "\\,\\tilde{x}_{\\gamma(c,\\kappa),\\,s(\\mathbf{i}-1)+d(\\mathbf{j}-1)-p+1}",
         )
     return _note(
         "Cross-correlation, not convolution.",

@@ -372,3 +372,26 @@ def test_piped_output_is_not_wrapped_and_honours_columns() -> None:
     wide = piped("conv2d_small", "--width", "120")
     assert max(cell_len(line) for line in wide.splitlines()) <= 120
     assert golden_problems(text, None) == golden_problems(narrow, 100) == []
+
+
+def test_an_input_no_window_reads_and_negative_outputs_in_the_loss() -> None:
+    """Stride 2 with kernel 2 skips x₃, x₆: their gradient is one line, "0 (no window
+    reads it)", not followed by "= 0" twice; a negative output in the loss's numbers is
+    bracketed, (2 − (−3)), never "2 − −3"."""
+    text = render(
+        None,
+        **{
+            "layer.input_length": 6,
+            "layer.kernel_size": 2,
+            "layer.stride": 3,
+            "layer.bias": "none",
+            "values.x": [1, 2, 3, -4, -5, 6],
+            "values.w": [1, 1],
+            "values.y": [2, 4],
+        },
+    )
+    lines = text.splitlines()
+    (row,) = [n for n, line in enumerate(lines) if line.strip().startswith("∂L/∂x₃ =")]
+    assert lines[row].strip() == "∂L/∂x₃ = 0 (no window reads it)"
+    assert lines[row + 1].strip().startswith("∂L/∂x₄ =")
+    assert "(4 − (−9))²" in text and "− −" not in text

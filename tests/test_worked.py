@@ -73,13 +73,15 @@ def test_notes_follow_the_layer() -> None:
 
 
 def test_the_index_formula_is_the_layers() -> None:
-    # stride 2: output i starts at 2(i − 1) + 1, so tap j reads x̃[2i + j − 2]
+    # stride 2, padding 1, x̃ indexed like x (x̃[t] = xₜ inside, as the padding note and
+    # the closed form say): output i's window starts at 2(i − 1) + 1 − 1, so tap j reads
+    # x̃[2i + j − 3] (it said x̃[2i + j − 2], counting from the padding's start, before)
     strided = load_problem(
         None,
         {"layer.input_length": 4, "layer.kernel_size": 3, "layer.stride": 2, "layer.padding": 1},
     )
     text = conventions(strided)[0].unicode
-    assert "x̃[2i + j − 2]" in text
+    assert "x̃[2i + j − 3]" in text
     assert "x̃[i + j − 1]" in conventions(load_problem("exercise2"))[0].unicode
 
 

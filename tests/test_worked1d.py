@@ -265,3 +265,29 @@ def test_the_question_sheet_asks_what_the_report_derives(bias: str) -> None:
     model = worked(build(problem))
     for eq in model.section("grad_w").equations:
         assert str(eq.value) not in tasks.replace("(1)", "")  # no answer leaks
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_conventions_index_formula_is_the_models_window(name: str) -> None:
+    """The cross-correlation note's x̃[…] (worked.read_at) names, for every output and tap,
+    the input the model's window reads (inside the input; padding outside).  With the
+    padding left out of the formula (as before this test) the padded variants fail."""
+    from sympy import Symbol
+
+    from symconv.worked import conventions, read_at
+
+    problem = load_problem("exercise2") if name == "exercise" else _problem(**VARIANTS[name])
+    at = read_at(problem)
+    model = worked(build(problem))
+    for eq in model.section("forward").equations:
+        for j, t in enumerate(eq.window):
+            position = int(at.subs({Symbol("i"): (eq.index or 0) + 1, Symbol("j"): j + 1}))
+            inside = 1 <= position <= problem.n
+            if problem.padding_mode == "circular" or inside:
+                assert t is not None and (position - 1) % problem.n == t
+            else:
+                assert t is None
+    (note,) = [n for n in conventions(problem) if n.title.startswith("Cross-correlation")]
+    from symconv.mathtext import math
+
+    assert f"x̃[{math(at)}]" in note.unicode
