@@ -501,7 +501,8 @@ def _update(out: _Writer, model: Worked) -> None:
     problem, bias = model.problem, model.bias
     section = model.section("update")
     out.heading("4", f"Update: one step of gradient descent, α = {fmt(problem.lr)}")
-    out.eqs([("θ⁽¹⁾", ["θ − α·∂L/∂θ   for every weight and bias θ"])])
+    every = "every weight and bias θ" if model.bias.present else "every weight θ"
+    out.eqs([("θ⁽¹⁾", [f"θ − α·∂L/∂θ   for {every}"])])
     rows: list[Row] = []
     for key, what in (("w_next", "weights"), ("b_next", "biases")):
         equations = section.of(key)

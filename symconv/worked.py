@@ -204,7 +204,8 @@ def _correlation(problem: Problem) -> Note:
         "Cross-correlation, not convolution.",
         'A deep-learning "convolution" slides the kernel without flipping it, ',
         formula,
-        " (plus the bias); a convolution in the signal-processing sense flips it. The "
+        (" (plus the bias); a" if bias_notation(problem.bias).present else "; a")
+        + " convolution in the signal-processing sense flips it. The "
         "flipped kernel appears in the input gradient.",
     )
 

@@ -395,3 +395,9 @@ def test_an_input_no_window_reads_and_negative_outputs_in_the_loss() -> None:
     assert lines[row].strip() == "∂L/∂x₃ = 0 (no window reads it)"
     assert lines[row + 1].strip().startswith("∂L/∂x₄ =")
     assert "(4 − (−9))²" in text and "− −" not in text
+
+
+def test_the_update_of_a_layer_without_bias_names_weights_only() -> None:
+    text = render(None, **{"layer.input_length": 4, "layer.kernel_size": 3, "layer.bias": "none"})
+    assert "θ − α·∂L/∂θ   for every weight θ" in text and "bias θ" not in text
+    assert "for every weight and bias θ" in render("exercise2")

@@ -178,3 +178,11 @@ def test_one_term_sums_are_gone_with_batch_one_and_one_group() -> None:
         assert row.here is not None  # batch 1 and one output channel: β = c = 1 put in
         for total in row.here.atoms(Sum):
             assert all(low != high for _, low, high in total.limits), (row.key, total)
+
+
+def test_a_layer_without_bias_has_no_bias_in_its_notes() -> None:
+    """The cross-correlation note adds "(plus the bias)" only when there is one."""
+    plain = load_problem("exercise2", {"layer.bias": "none", "values.b": None})
+    with_bias = load_problem("exercise2")
+    assert "bias" not in conventions(plain)[0].unicode
+    assert "(plus the bias)" in conventions(with_bias)[0].unicode
