@@ -759,3 +759,9 @@ def test_the_problem_section_says_what_this_layer_has(bias: str) -> None:
         "none": r"Bias & none \\",
     }[bias]
     assert row in section
+
+
+def test_the_equation_order_mentions_numbers_only_with_values() -> None:
+    symbolic = load_problem(None, {"layer.input_length": 4, "layer.kernel_size": 3})
+    assert "then the same with numbers" not in render_report(build(symbolic))
+    assert "then the same with numbers" in render_report(build(load_problem("exercise2")))

@@ -293,9 +293,8 @@ def _problem_section(doc: _Doc, model: Worked) -> None:
         "\\begin{center}\n\\begin{tabular}{@{}>{\\bfseries}l p{0.68\\textwidth}@{}}\n"
         f"\\toprule\n{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{center}}"
     )
-    order = (
-        "(forward pass per output position, loss, backward pass, update, then the same with "
-        "numbers)"
+    order = "(forward pass per output position, loss, backward pass, update" + (
+        ", then the same with numbers)" if model.has_numbers else ")"
     )
     if is_exercise(problem):
         doc.add(
