@@ -46,7 +46,7 @@ from symconv.worked import (
     shown,
     tensors,
 )
-from symconv.worked1d import Closed, Equation, Factor, Term, Worked, worked
+from symconv.worked1d import Equation, Factor, Term, Worked, worked
 
 __all__ = ["MAX_ROWS", "matrix_lines", "render_derivation"]
 
@@ -297,18 +297,9 @@ def _problem_section(out: _Writer, model: Worked) -> None:
         out.field("Values", "none given: the derivation stays symbolic")
 
 
-def _closed_of(model: Worked, key: str) -> Closed | None:
-    """The closed form of quantity ``key`` (None without one: ``--form explicit``)."""
-    for section in model.sections:
-        closed = section.closed_of(key)
-        if closed is not None:
-            return closed
-    return None
-
-
 def _general(out: _Writer, model: Worked, key: str, lhs: str) -> None:
     """The closed-form formula of ``key``: general, then with this problem's s, p, d, k."""
-    closed = _closed_of(model, key)
+    closed = model.closed_of(key)
     if closed is None:
         return
     general = math(closed.general)
@@ -382,7 +373,7 @@ def _backward(out: _Writer, model: Worked) -> None:
     out.eqs(_cap(rows, "outputs", len(grad_yhat)))
 
     out.text("3.2  Weights: chain rule through every output that uses wⱼ", style="bold")
-    closed = _closed_of(model, "grad_w")
+    closed = model.closed_of("grad_w")
     if closed is not None:
         here = closed.general if closed.here is None else closed.here
         out.eqs([("∂L/∂wⱼ", ["Σᵢ ∂L/∂ŷᵢ · ∂ŷᵢ/∂wⱼ", math(closed.general)]), ("here", [math(here)])])
@@ -417,7 +408,7 @@ def _backward(out: _Writer, model: Worked) -> None:
     asked = "not asked in the exercise; " if is_exercise(problem) else ""
     out.text(f"3.4  Input ({asked}needed to backpropagate further)", style="bold")
     _general(out, model, "grad_x", "∂L/∂xₜ")
-    if _closed_of(model, "grad_x") is not None:
+    if model.closed_of("grad_x") is not None:
         out.text(
             "a full correlation of ∂L/∂ŷ with the flipped kernel: ğ[u] = g[u/s + 1] when s "
             "divides u and the output exists, else 0 (g spread out by the stride)"

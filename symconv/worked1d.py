@@ -189,6 +189,15 @@ class Worked:
     def has_numbers(self) -> bool:
         return bool(self.values)
 
+    def closed_of(self, key: str) -> Closed | None:
+        """The closed form of quantity ``key`` in whichever section derives it (None
+        without one: ``--form explicit``)."""
+        for section in self.sections:
+            closed = section.closed_of(key)
+            if closed is not None:
+                return closed
+        return None
+
     def value(self, factor: Factor) -> Any:
         """The exact value of a named entry at the first step (KeyError without values)."""
         return self.values[factor.key][factor.index or 0]
@@ -199,25 +208,12 @@ def display_m(closed: ClosedForm, expr: Expr) -> Expr:
     return factor_terms(expr.xreplace({closed.m: Symbol("m")}))
 
 
-_CLOSED_FIELDS = {
-    "yhat": "yhat",
-    "loss": "loss",
-    "grad_yhat": "grad_yhat",
-    "grad_w": "grad_w",
-    "grad_b": "grad_b",
-    "grad_x": "grad_x",
-    "w_next": "w_next",
-    "b_next": "b_next",
-}
-
-
 def _closed(closed: ClosedForm | None, problem: Problem, keys: Sequence[str]) -> tuple[Closed, ...]:
     if closed is None:
         return ()
     out = []
-    for key in keys:
-        name = _CLOSED_FIELDS.get(key)
-        expr = getattr(closed, name) if name else None
+    for key in keys:  # the closed form's fields are named by the quantities' keys
+        expr = getattr(closed, key, None)
         if expr is None:
             continue
         general = display_m(closed, expr)

@@ -236,6 +236,9 @@ def test_without_values_or_explicit_form() -> None:
     closed = worked(build(load_problem("exercise2"), form="closed"))
     assert all(not s.equations for s in closed.sections)
     assert [c.key for c in closed.section("update").closed] == ["w_next", "b_next"]
+    assert closed.closed_of("b_next") == closed.section("update").closed[1]
+    assert closed.closed_of("yhat_next") is None  # no closed form after the update
+    assert worked(build(load_problem("exercise2"), form="explicit")).closed_of("yhat") is None
     # "here" is left out where this problem's sizes change nothing
     assert closed.section("loss").closed_of("loss") is not None
 
