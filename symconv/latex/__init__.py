@@ -2,7 +2,9 @@
 
 Modules: :mod:`~symconv.latex.escape` (user text), :mod:`~symconv.latex.printer` (SymPy to
 LaTeX), :mod:`~symconv.latex.layout` (lines that fit), :mod:`~symconv.latex.document` (the
-article), :mod:`~symconv.latex.results` (experiment and verification inputs),
+article: :mod:`~symconv.latex.derivation1d` prints the 1-D worked derivation,
+:mod:`~symconv.latex.general` any other layer, :mod:`~symconv.latex.parts` what they
+share), :mod:`~symconv.latex.results` (experiment and verification inputs),
 :mod:`~symconv.latex.compiler` (TeX, sandboxed) and :mod:`~symconv.latex.report` (writing
 files).  This module is the command; it imports them only when run, so that building the
 CLI stays cheap.
