@@ -501,12 +501,9 @@ def _update(out: _Writer, model: Worked) -> None:
         for eq in equations[:MAX_ROWS]:
             links = [_sum(eq.terms, [_product(t, bias) for t in eq.terms])]
             if eq.numbers is not None:
-                # θ − α·g: the parameter and α as numbers are written, g as a factor
+                # θ − α·g: the parameter as a number, α and g as factors ((1/3)·(−5))
                 texts = [
-                    "·".join(
-                        fmt(v) if f.key == "lr" or len(t.factors) == 1 else fmt_factor(v)
-                        for f, v in zip(t.factors, values)
-                    )
+                    "·".join(fmt(v) if len(t.factors) == 1 else fmt_factor(v) for v in values)
                     for t, values in zip(eq.terms, eq.numbers)
                 ]
                 links += [_sum(eq.terms, texts), fmt(eq.value, approx=True)]

@@ -401,3 +401,10 @@ def test_the_update_of_a_layer_without_bias_names_weights_only() -> None:
     text = render(None, **{"layer.input_length": 4, "layer.kernel_size": 3, "layer.bias": "none"})
     assert "θ − α·∂L/∂θ   for every weight θ" in text and "bias θ" not in text
     assert "for every weight and bias θ" in render("exercise2")
+
+
+def test_a_fractional_learning_rate_is_bracketed_in_the_update() -> None:
+    """α = 1/3 times a gradient reads (1/3)·44, never 1/3·44 (which reads as 1/(3·44))."""
+    text = render("exercise2", 120, **{"optimizer.learning_rate": "1/3"})
+    assert "w₁ − α·∂L/∂w₁" in text and "= 2 − (1/3)·44" in text
+    assert "= 2 − 0.01·44" in render("exercise2", 120)
