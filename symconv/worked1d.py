@@ -1,7 +1,7 @@
 """The worked derivation of a 1-D one-channel layer as one model: sections → equations.
 
 Built once per derivation (:func:`worked`) and printed by the terminal
-(:mod:`symconv.display`) and the LaTeX report (:mod:`symconv.latex.document`); the
+(:mod:`symconv.display`) and the LaTeX report (:mod:`symconv.latex.derivation1d`); the
 question sheet (:mod:`symconv.course.sheets`) reads the same sections with the answers
 left out (:func:`outline`).  Each printer picks what it shows of an equation:
 
@@ -10,7 +10,7 @@ left out (:func:`outline`).  Each printer picks what it shows of an equation:
   and kernel size put in);
 - its **terms**: the right-hand side as a sum of products of *named entries*
   (:class:`Factor`: a quantity of :data:`symconv.notation.QUANTITIES` and a 0-based
-  entry), e.g. ∂L/∂w₂ = ∂L/∂ŷ₁·x₂ + ∂L/∂ŷ₂·x₄ — which output reads which input under
+  entry), e.g. ∂L/∂w₂ = ∂L/∂ŷ₁·x₂ + ∂L/∂ŷ₂·x₃ — which output reads which input under
   which tap is worked out here once, not by each printer;
 - its **numbers**: the same terms with each factor's exact value;
 - its SymPy **expression** (``expr``, with ``point``: the values of its symbols) and its
