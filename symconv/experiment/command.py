@@ -119,6 +119,7 @@ def _prove(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from symconv.notation import bias_notation
     from symconv.terminal import fitted_tables
 
     console = console_from_args(args)
@@ -158,7 +159,7 @@ def _prove(args: argparse.Namespace) -> int:
         "zero-padding rows fail at the borders. With s ∤ t every output shift u = 0..m−1 "
         "was tried and none vanishes."
     )
-    if problem.bias == "untied":
+    if bias_notation(problem.bias).per_output:
         console.print(
             "[yellow]The bias is untied (one per output): b_i − b_(i−u) ≠ 0 breaks "
             "equivariance at every position; a shared bias would not.[/]"
