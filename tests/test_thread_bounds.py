@@ -169,6 +169,40 @@ def test_library_code_that_catches_every_exception_does_not_swallow_the_timeout(
     assert time.perf_counter() - started < 0.3 + SLACK
 
 
+def test_a_swallowed_timeout_is_raised_again() -> None:
+    """Python drops an exception raised in a gc callback or a __del__ ("Exception ignored
+    in ..."): a full CI run saw the asynchronous TimedOut land in hypothesis's gc callback
+    and the equation run on to a verdict.  Here the first TimedOut is swallowed on purpose;
+    the bound raises it again (a bound that raises once runs the loop its full 5 s and fails
+    here, shown)."""
+
+    def swallowing_once() -> int:
+        swallowed = 0
+        give_up = time.perf_counter() + 5.0
+        with time_bound(0.3):
+            while time.perf_counter() < give_up:
+                try:
+                    while time.perf_counter() < give_up:
+                        pass
+                except TimedOut:
+                    swallowed += 1  # dropped, as a gc callback drops it
+                    if swallowed > 1:
+                        raise
+        return swallowed
+
+    def outcome() -> str:
+        try:
+            return f"ended, {swallowing_once()} swallowed"
+        except TimedOut:
+            return "timed out"
+
+    started = time.perf_counter()
+    assert outcome() == "timed out"  # the main thread's alarm
+    assert time.perf_counter() - started < 0.3 + 1 + SLACK
+    result, elapsed = _in_thread(outcome)  # the timer thread's
+    assert result == "timed out" and elapsed < 0.3 + 1 + SLACK
+
+
 def test_the_main_thread_still_uses_the_alarm() -> None:
     assert threading.current_thread() is threading.main_thread()
     started = time.perf_counter()

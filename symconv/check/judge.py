@@ -29,6 +29,7 @@ import copy
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -151,6 +152,13 @@ class DocState:
     beyond_symbols: set[str] = field(default_factory=set)  # s of s_i = σ(ŷ_i)
 
 
+# An asynchronous TimedOut can be swallowed where Python reports and drops an exception
+# (a gc callback, a __del__: "Exception ignored in ..."); it is raised again this many
+# times, this far apart, while the bounded block is still running.
+RETRIES = 3
+RETRY_SECONDS = 0.25
+
+
 @contextmanager
 def time_bound(seconds: float) -> Iterator[None]:
     """Raise :class:`TimedOut` in this thread after ``seconds`` (none: ``seconds <= 0``).
@@ -171,16 +179,25 @@ def time_bound(seconds: float) -> Iterator[None]:
             yield
         return
 
+    fired = [0]
+
     def _expire(signum: int, frame: object) -> None:
-        raise TimedOut
+        fired[0] += 1
+        if fired[0] <= 1 + RETRIES:
+            raise TimedOut
 
     previous = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, RETRY_SECONDS)  # again if swallowed
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except TimedOut:  # a repeat that arrived while disarming: disarm again
+                continue
 
 
 def _raise_in(thread: int, exception: type[BaseException] | None) -> bool:
@@ -201,15 +218,19 @@ def _thread_bound(seconds: float) -> Iterator[None]:
 
     The lock makes the timer and the end of the block exclusive: once the block has
     ended no TimedOut can arrive, and one made pending but not yet raised is cleared.
+    While the block runs on, TimedOut is raised again (:data:`RETRIES`).
     """
     thread = threading.get_ident()
     lock = threading.Lock()
     state = {"open": True, "fired": False}
 
     def expire() -> None:
-        with lock:
-            if state["open"]:
-                state["fired"] = _raise_in(thread, TimedOut)
+        for _ in range(1 + RETRIES):
+            with lock:
+                if not state["open"]:
+                    return
+                state["fired"] = _raise_in(thread, TimedOut) or state["fired"]
+            time.sleep(RETRY_SECONDS)  # still open: the last one was swallowed
 
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
@@ -218,11 +239,16 @@ def _thread_bound(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        timer.cancel()
-        with lock:
-            state["open"] = False
-            if state["fired"]:
-                _raise_in(thread, None)  # raised already, or cleared here
+        while True:
+            try:
+                timer.cancel()
+                with lock:
+                    state["open"] = False
+                    if state["fired"]:
+                        _raise_in(thread, None)  # raised already, or cleared here
+                break
+            except TimedOut:  # a repeat that arrived while closing: close again
+                continue
 
 
 def _zero_based(equations: list[Equation]) -> bool:
